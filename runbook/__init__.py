@@ -1,0 +1,1 @@
+"""Shared platform pieces of the Runbook services: settings, errors, database, audit log."""
