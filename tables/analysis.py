@@ -77,6 +77,7 @@ class ParsedRule:
     outputs: tuple[tuple[str, L.ExprFn], ...]
     actions: tuple[ParsedAction, ...]
     priority: int
+    constant_outputs: dict[str, Any] | None = None  # when every `then` cell is a literal
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +132,7 @@ def _parse_table(table: Table, problems: list[Problem]) -> ParsedTable:
                 outputs,
                 actions,
                 priority,
+                _constant_outputs(outputs),
             )
         )
     _check_column_types(table, when_cols, rules, problems)
@@ -388,9 +390,23 @@ def _check_aggregation_values(table: Table, then_cols: list[int], problems: list
                 )
 
 
+def _constant(value: Any) -> L.ExprFn:
+    def fn(env: L.Env) -> Any:
+        return value
+
+    fn.constant = V.to_json_value(value)  # type: ignore[attr-defined]
+    return fn
+
+
+def _constant_outputs(outputs: tuple[tuple[str, L.ExprFn], ...]) -> dict[str, Any] | None:
+    if not all(hasattr(fn, "constant") for _, fn in outputs):
+        return None
+    return {name: fn.constant for name, fn in outputs}  # type: ignore[attr-defined]
+
+
 def _parse_then(table: Table, col: int, row: int, text: str, problems: list[Problem]) -> L.ExprFn:
     if text.strip() in ("", "-"):
-        return lambda env: None
+        return _constant(None)
     try:
         parsed = L.parse_expr(text)
     except L.ParseError as error:
@@ -400,7 +416,7 @@ def _parse_then(table: Table, col: int, row: int, text: str, problems: list[Prob
     node = fold_expr(parsed.node)
     for path in L.expr_paths(node):
         _check_cell_path(table, col, row, path, problems)
-    return L.compile_expr(node)
+    return _constant(node.value) if isinstance(node, L.Lit) else L.compile_expr(node)
 
 
 _YES = {"x", "yes", "y", "true", "✓", "✔", "○", "◯", "はい"}

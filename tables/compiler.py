@@ -17,6 +17,7 @@ The reference evaluator (reference.py) is the judge: property tests keep both in
 from __future__ import annotations
 
 import bisect
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -26,7 +27,7 @@ from . import lang as L
 from . import policy
 from . import values as V
 from .analysis import ParsedRule, ParsedTable
-from .engine import EngineRuleset, message
+from .engine import MESSAGE_HEAD, EngineRuleset
 from .model import Decision
 
 CHUNK = 48
@@ -73,24 +74,58 @@ def _encode_literal(domain: _Domain, kind: str, value: Any) -> int:
     return 1 if value else 0
 
 
-def _input_codes(domain: _Domain, value: Any) -> dict[str, int]:
-    """The integer codes an input value gets, per kind it can be compared as."""
-    codes: dict[str, int] = {}
-    if value is None:
-        return codes
-    if isinstance(value, bool):
-        codes["b"] = 1 if value else 0
-        return codes
-    number = V.to_number(value)
-    if number is not None and domain.numbers:
-        codes["n"] = domain.rank("n", number)
-    if isinstance(value, str) and value in domain.texts:
-        codes["s"] = domain.texts[value]
-    if domain.dates and not V.is_number(value):
-        day = V.to_date(value)
-        if day is not None:
-            codes["d"] = domain.rank("d", day)
-    return codes
+def _reader(column: int, domain: _Domain, index: _ColumnIndex) -> Callable[[Any], tuple[int, str]]:
+    """For one column: input value -> (rows it lets through, its message properties).
+
+    A value gets one integer code per kind it can be compared as: a number (numeric text from
+    event data counts) its rank among the column's number literals, a date its rank among the
+    date literals, a text its id when a literal equals it, a boolean 1 or 0. Written out flat
+    because it runs for every column of every decision."""
+    always = index.always
+    numbers, dates, texts = domain.numbers, domain.dates, domain.texts
+    by_number = index.ordered.get("n")
+    by_date = index.ordered.get("d")
+    exact = index.exact
+    true_rows, false_rows = exact.get(("b", 1), 0), exact.get(("b", 0), 0)
+    text_rows = {code: exact.get(("s", code), 0) for code in texts.values()}
+    n_key, d_key, s_key, b_key = (f',"{kind}{column}":' for kind in "ndsb")
+    bisect_left = bisect.bisect_left
+    finite = math.isfinite
+
+    def read(value: Any) -> tuple[int, str]:
+        if value is None:
+            return always, ""
+        kind = type(value)
+        if kind is bool:
+            return (always | (true_rows if value else false_rows)), f"{b_key}{1 if value else 0}"
+        rows, fragment = always, ""
+        if numbers:
+            if kind is float:
+                number: float | None = value if finite(value) else None
+            else:
+                number = V.to_number(value)
+            if number is not None:
+                at = bisect_left(numbers, number)
+                code = 2 * at + 2 if at < len(numbers) and numbers[at] == number else 2 * at + 1
+                if by_number is not None:
+                    rows |= by_number[code]
+                fragment = f"{n_key}{code}"
+        if kind is str and texts:
+            text_code = texts.get(value)
+            if text_code is not None:
+                rows |= text_rows[text_code]
+                fragment += f"{s_key}{text_code}"
+        if dates and not V.is_number(value):
+            day = V.to_date(value)
+            if day is not None:
+                at = bisect_left(dates, day)
+                code = 2 * at + 2 if at < len(dates) and dates[at] == day else 2 * at + 1
+                if by_date is not None:
+                    rows |= by_date[code]
+                fragment += f"{d_key}{code}"
+        return rows, fragment
+
+    return read
 
 
 # --------------------------------------------------------------------------- native cells
@@ -268,6 +303,10 @@ class CompiledTable:
             definitions.append(self._add_rule(position, rule, per_column))
         for index in self.indexes:
             index.seal()
+        self.readers = [
+            _reader(column, domain, index)
+            for column, (domain, index) in enumerate(zip(self.domains, self.indexes, strict=True))
+        ]
         self.all_rows = (1 << len(order)) - 1
         self.chunks = [self._chunk(definitions, start) for start in range(0, len(order), CHUNK)]
 
@@ -311,32 +350,35 @@ class CompiledTable:
     # deciding -------------------------------------------------------------------------
     def matches(self, env: L.Env) -> list[ParsedRule]:
         """The rows the hit policy needs, as the engine finds them (in row order)."""
-        inputs = [L.resolve(parts, env) for parts in self.table.inputs]
+        resolve = L.resolve
+        inputs = [resolve(parts, env) for parts in self.table.inputs]
         candidates = self.all_rows
-        properties: dict[str, int] = {}
-        for column, (value, domain) in enumerate(zip(inputs, self.domains, strict=True)):
-            codes = _input_codes(domain, value)
-            candidates &= self.indexes[column].rows_for(codes)
+        fragments = []
+        for value, read in zip(inputs, self.readers, strict=True):
+            rows, fragment = read(value)
+            candidates &= rows
             if not candidates:
                 return []
-            for kind, code in codes.items():
-                properties[f"{kind}{column}"] = code
+            fragments.append(fragment)
+        head = MESSAGE_HEAD + "".join(fragments)
         found: list[ParsedRule] = []
+        slots = self.slots
         while candidates:
             lowest = (candidates & -candidates).bit_length() - 1
             chunk = self.chunks[lowest // CHUNK]
             in_chunk = candidates & chunk.mask
             candidates &= ~chunk.mask
-            body = dict(properties)
+            text = head
             for position in chunk.flagged:
                 if in_chunk >> position & 1 and self._flag(position, inputs, env):
-                    body[f"x{position}"] = 1
+                    text += f',"x{position}":1'
+            text += "}"
             if self.single_hit:
-                name = chunk.engine.first(message(body))
+                name = chunk.engine.first(text)
                 if name is not None:
-                    return [self.slots[int(name[1:])].rule]
+                    return [slots[int(name[1:])].rule]
             else:
-                found.extend(self.slots[int(n[1:])].rule for n in chunk.engine.all(message(body)))
+                found.extend(slots[int(n[1:])].rule for n in chunk.engine.all(text))
         found.sort(key=lambda rule: rule.index)
         return found
 

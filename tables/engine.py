@@ -3,8 +3,9 @@
 We use the engine's C API (`durable_rules_engine`) directly instead of `durable.engine.Host`:
 it lets us delete a ruleset and get its memory back (the Host never does), and it avoids the
 Host's per-call closures. One engine per process; every call is serialized by one lock (the
-engine is not thread-safe, issue jruizgit/rules#291). No state outlives a call: each assert
-runs on a scratch session that is deleted before the lock is released.
+engine is not thread-safe, issue jruizgit/rules#291). No state outlives a call: each ruleset
+has one scratch session, and every call leaves it empty (events are consumed by completing
+their action, facts are retracted), so nothing accumulates however many decisions run.
 """
 
 from __future__ import annotations
@@ -38,6 +39,10 @@ def live_rulesets() -> int:
 
 def _delete(handle: int) -> None:
     global _live
+    try:  # the scratch session's memory is not freed by delete_ruleset
+        _engine.delete_state(handle, _SID)
+    except _engine.error:
+        pass
     _engine.delete_ruleset(handle)
     _live -= 1
 
@@ -86,33 +91,55 @@ class EngineRuleset:
         self._handle = None
 
     def first(self, message: str) -> str | None:
-        """The name of the one rule an event fires: the lowest `pri` among those that match."""
+        """The name of the one rule an event fires: the lowest `pri` among those that match.
+
+        Completing the action consumes the event, so the scratch session is empty again and
+        is reused by the next call (creating a session costs more than the match itself)."""
         with _lock:
-            result = self._assert(_engine.assert_event, message)
-            if result is None:
+            state = self._assert(_engine.assert_event, message)
+            if state is None:
                 return None
             try:
-                started = _engine.start_action_for_state(self._handle, result)
-                return _rule_name(started[1]) if started else None
-            finally:
-                _engine.delete_state(self._handle, _SID)
+                started = _engine.start_action_for_state(self._handle, state)
+                if not started:
+                    return None
+                _engine.complete_and_start_action(self._handle, state)
+                return _rule_name(started[1])
+            except BaseException:
+                self._reset()
+                raise
 
     def all(self, message: str) -> list[str]:
-        """The names of every rule a fact fires."""
+        """The names of every rule a fact fires; the fact is retracted afterwards."""
         with _lock:
-            result = self._assert(_engine.assert_fact, message)
-            if result is None:
+            state = self._assert(_engine.assert_fact, message)
+            if state is None:
                 return []
             fired: list[str] = []
             try:
-                started = _engine.start_action_for_state(self._handle, result)
+                started = _engine.start_action_for_state(self._handle, state)
                 if started:
                     fired.append(_rule_name(started[1]))
-                    while following := _engine.complete_and_start_action(self._handle, result):
+                    while following := _engine.complete_and_start_action(self._handle, state):
                         fired.append(_rule_name(following))
-            finally:
-                _engine.delete_state(self._handle, _SID)
+                _engine.retract_fact(self._handle, message)
+            except BaseException:
+                self._reset()
+                raise
             return fired
+
+    def held_messages(self) -> int:
+        """Facts and events the scratch session holds now: always 0 between calls."""
+        with _lock:
+            facts = json.loads(_engine.get_facts(self._handle, _SID))
+            events = json.loads(_engine.get_events(self._handle, _SID))
+            return len(facts) + len(events)
+
+    def _reset(self) -> None:
+        try:
+            _engine.delete_state(self._handle, _SID)
+        except _engine.error:
+            pass
 
     def _assert(self, call: Any, message: str) -> int | None:
         if self._handle is None:
@@ -121,13 +148,12 @@ class EngineRuleset:
         try:
             code, state = call(self._handle, message)
         except _engine.error as error:
-            _engine.delete_state(self._handle, _SID)
+            self._reset()
             raise EngineError(f"the engine failed on a message: {error}") from None
         if code == _NOT_HANDLED:
-            _engine.delete_state(self._handle, _SID)
             return None
         if code != 0:
-            _engine.delete_state(self._handle, _SID)
+            self._reset()
             raise EngineError(f"the engine answered {code} to a message")
         return int(state)
 
@@ -137,7 +163,6 @@ def _rule_name(message_json: str) -> str:
     return message_json[2 : message_json.index('"', 2)]
 
 
-def message(properties: dict[str, int]) -> str:
-    """A message for the scratch session; `properties` holds small integers only."""
-    body = ",".join(f'"{key}":{value}' for key, value in properties.items())
-    return f'{{"sid":"{_SID}","id":1,"k":1{"," if body else ""}{body}}}'
+# Messages are built as text by the compiler: this head, then `,"<property>":<integer>` pairs,
+# then "}". Every property value is a small integer, so no JSON encoder is needed.
+MESSAGE_HEAD = f'{{"sid":"{_SID}","id":1,"k":1'

@@ -506,7 +506,7 @@ def resolve(parts: tuple[str, ...], env: Env) -> Any:
         )
     current: Any = data
     for part in parts:
-        if isinstance(current, Mapping):
+        if type(current) is dict or isinstance(current, Mapping):
             current = current.get(part)
         elif isinstance(current, list) and part.isdigit() and int(part) < len(current):
             current = current[int(part)]

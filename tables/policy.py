@@ -53,10 +53,14 @@ def apply(
 
 
 def _row_outputs(rule: ParsedRule, env: L.Env) -> dict[str, Any]:
+    if rule.constant_outputs is not None:
+        return dict(rule.constant_outputs)
     return {name: V.to_json_value(fn(env)) for name, fn in rule.outputs}
 
 
 def _row_actions(table: ParsedTable, rule: ParsedRule, env: L.Env) -> list[Action]:
+    if not rule.actions:
+        return []
     actions = []
     for action in rule.actions:
         params = {}

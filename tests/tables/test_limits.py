@@ -190,3 +190,13 @@ def test_random_wide_tables_never_hit_the_alpha_stack_limit() -> None:
         for _ in range(20):
             data = {"order": {k: rng.randint(-5, 105) for k in "abcd"}}
             assert rs.decide("e", data).to_dict() == reference.decide(rs, "e", data).to_dict()
+
+
+@pytest.mark.parametrize("policy", ["FIRST", "COLLECT"])
+def test_no_engine_state_outlives_a_decision(policy: str) -> None:
+    rows = [[f">= {i}", str(i)] for i in range(120)]
+    with tables.load_json(one_table(policy, ["order.total"], rows)) as rs:
+        for total in (-1, 0, 5, 60, 119, 500, None):
+            rs.decide("e", {"order": {"total": total}})
+        compiled = rs._compiled.tables[0]
+        assert [chunk.engine.held_messages() for chunk in compiled.chunks] == [0, 0, 0]
