@@ -131,8 +131,11 @@ class EngineRuleset:
     def held_messages(self) -> int:
         """Facts and events the scratch session holds now: always 0 between calls."""
         with _lock:
-            facts = json.loads(_engine.get_facts(self._handle, _SID))
-            events = json.loads(_engine.get_events(self._handle, _SID))
+            try:
+                facts = json.loads(_engine.get_facts(self._handle, _SID))
+                events = json.loads(_engine.get_events(self._handle, _SID))
+            except _engine.error:  # no session at all (never used, or reset)
+                return 0
             return len(facts) + len(events)
 
     def _reset(self) -> None:
