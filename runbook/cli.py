@@ -1,0 +1,115 @@
+"""The `runbook` command: work with workbooks from a terminal, and start the services."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+import tables
+
+app = typer.Typer(
+    help="Runbook: decision tables in a spreadsheet, run as a rules service.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+FileArg = Annotated[Path, typer.Argument(help="A workbook: .xlsx, .csv or .json", exists=True,
+                                         dir_okay=False, readable=True)]
+
+
+def _load(path: Path) -> tables.RuleSet:
+    try:
+        return tables.load(path.read_bytes(), path.name, name=path.stem)
+    except tables.WorkbookError as error:
+        _print_problems(error.problems)
+        typer.secho(f"{path}: {len(error.problems)} error(s)", fg="red", err=True)
+        raise typer.Exit(1) from None
+
+
+def _print_problems(problems: list[tables.Problem]) -> None:
+    for problem in problems:
+        colour = "red" if problem.severity == "error" else "yellow"
+        typer.secho(f"{problem.severity:7} {problem}", fg=colour, err=True)
+
+
+@app.command()
+def validate(file: FileArg) -> None:
+    """Check a workbook: errors and warnings with cell references; exit 1 on errors."""
+    rs = _load(file)
+    _print_problems(rs.warnings)
+    rows = sum(len(t.rules) for t in rs.tables)
+    typer.secho(f"{file}: OK — {len(rs.tables)} table(s), {rows} row(s), "
+                f"{len(rs.warnings)} warning(s); triggers: {', '.join(sorted(rs.triggers))}",
+                fg="green")
+
+
+@app.command("test")
+def run_tests(file: FileArg) -> None:
+    """Run the workbook's _tests sheet; exit 1 when a case fails."""
+    rs = _load(file)
+    failures = rs.run_tests()
+    _print_problems(failures)
+    passed = len(rs.tests) - len(failures)
+    typer.echo(f"{passed} passed, {len(failures)} failed")
+    if failures:
+        raise typer.Exit(1)
+
+
+@app.command()
+def decide(
+    file: FileArg,
+    event: Annotated[str, typer.Option(help='The event as JSON: {"type": ..., "data": {...}}, '
+                                             "or @file.json, or - for stdin")],
+) -> None:
+    """Decide one event with a workbook and print the decision as JSON."""
+    rs = _load(file)
+    document = _read_json(event)
+    trigger = document.get("type")
+    if not isinstance(trigger, str):
+        typer.secho('the event needs a "type"', fg="red", err=True)
+        raise typer.Exit(2)
+    try:
+        decision = rs.decide(trigger, document.get("data") or {})
+    except tables.DecisionError as error:
+        typer.secho(str(error), fg="red", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(json.dumps(decision.to_dict(), ensure_ascii=False, indent=2))
+
+
+@app.command()
+def export(
+    file: FileArg,
+    output: Annotated[Path, typer.Option("--output", "-o", help="Where to write")],
+    as_json: Annotated[bool, typer.Option("--json", help="Write the normalized JSON form")] = False,
+) -> None:
+    """Write the normalized form of a workbook (.xlsx, or JSON with --json)."""
+    rs = _load(file)
+    if as_json:
+        output.write_text(json.dumps(rs.to_json(), ensure_ascii=False, indent=2))
+    else:
+        output.write_bytes(tables.export_workbook(rs))
+    typer.echo(f"wrote {output}")
+
+
+def _read_json(text: str) -> dict[str, Any]:
+    if text == "-":
+        text = sys.stdin.read()
+    elif text.startswith("@"):
+        text = Path(text[1:]).read_text()
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as error:
+        typer.secho(f"not valid JSON: {error}", fg="red", err=True)
+        raise typer.Exit(2) from None
+    if not isinstance(document, dict):
+        typer.secho("expected a JSON object", fg="red", err=True)
+        raise typer.Exit(2)
+    return document
+
+
+if __name__ == "__main__":
+    app()
