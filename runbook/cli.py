@@ -17,8 +17,12 @@ app = typer.Typer(
     add_completion=False,
 )
 
-FileArg = Annotated[Path, typer.Argument(help="A workbook: .xlsx, .csv or .json", exists=True,
-                                         dir_okay=False, readable=True)]
+FileArg = Annotated[
+    Path,
+    typer.Argument(
+        help="A workbook: .xlsx, .csv or .json", exists=True, dir_okay=False, readable=True
+    ),
+]
 
 
 def _load(path: Path) -> tables.RuleSet:
@@ -42,9 +46,11 @@ def validate(file: FileArg) -> None:
     rs = _load(file)
     _print_problems(rs.warnings)
     rows = sum(len(t.rules) for t in rs.tables)
-    typer.secho(f"{file}: OK — {len(rs.tables)} table(s), {rows} row(s), "
-                f"{len(rs.warnings)} warning(s); triggers: {', '.join(sorted(rs.triggers))}",
-                fg="green")
+    typer.secho(
+        f"{file}: OK — {len(rs.tables)} table(s), {rows} row(s), "
+        f"{len(rs.warnings)} warning(s); triggers: {', '.join(sorted(rs.triggers))}",
+        fg="green",
+    )
 
 
 @app.command("test")
@@ -62,8 +68,12 @@ def run_tests(file: FileArg) -> None:
 @app.command()
 def decide(
     file: FileArg,
-    event: Annotated[str, typer.Option(help='The event as JSON: {"type": ..., "data": {...}}, '
-                                             "or @file.json, or - for stdin")],
+    event: Annotated[
+        str,
+        typer.Option(
+            help='The event as JSON: {"type": ..., "data": {...}}, or @file.json, or - for stdin'
+        ),
+    ],
 ) -> None:
     """Decide one event with a workbook and print the decision as JSON."""
     rs = _load(file)
@@ -93,6 +103,20 @@ def export(
     else:
         output.write_bytes(tables.export_workbook(rs))
     typer.echo(f"wrote {output}")
+
+
+@app.command()
+def template(
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Default: stdout")] = None,
+) -> None:
+    """Write a workbook template for ops (runbook template > policy.xlsx)."""
+    from .template import template_workbook
+
+    data = template_workbook()
+    if output is None:
+        sys.stdout.buffer.write(data)
+    else:
+        output.write_bytes(data)
 
 
 def _read_json(text: str) -> dict[str, Any]:
