@@ -106,6 +106,46 @@ def export(
 
 
 @app.command()
+def diff(
+    old: FileArg,
+    new: FileArg,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the structured diff as JSON")
+    ] = False,
+) -> None:
+    """Show what changed between two workbooks: tables, rows and cells."""
+    changes = tables.diff(_load(old).to_json(), _load(new).to_json())
+    if as_json:
+        typer.echo(json.dumps(changes, ensure_ascii=False, indent=2))
+        return
+    for line in _diff_lines(changes):
+        typer.echo(line)
+
+
+def _diff_lines(changes: dict[str, Any]) -> list[str]:
+    if changes.get("identical"):
+        return ["no changes"]
+    lines = [f"+ table {t['table']} ({t['rows']} rows)" for t in changes["tables_added"]]
+    lines += [f"- table {t['table']}" for t in changes["tables_removed"]]
+    for table in changes["tables_changed"]:
+        lines.append(f"~ table {table['table']}")
+        lines += [f"    ~ {m['field']}: {m['from']!r} -> {m['to']!r}" for m in table["metadata"]]
+        lines += [f"    + column {c}" for c in table["columns_added"]]
+        lines += [f"    - column {c}" for c in table["columns_removed"]]
+        lines += [f"    + row {r['ref']}: {_cells(r['cells'])}" for r in table["rows_added"]]
+        lines += [f"    - row {r['ref']}: {_cells(r['cells'])}" for r in table["rows_removed"]]
+        for row in table["rows_changed"]:
+            cells = ", ".join(f"{c['column']}: {c['from']!r} -> {c['to']!r}" for c in row["cells"])
+            lines.append(f"    ~ row {row['ref']}: {cells}")
+        lines += [f"    > row {r['from_row']} moved to {r['to_row']}" for r in table["rows_moved"]]
+    return lines
+
+
+def _cells(cells: dict[str, str]) -> str:
+    return ", ".join(f"{column} {text}" for column, text in cells.items() if text)
+
+
+@app.command()
 def template(
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Default: stdout")] = None,
 ) -> None:

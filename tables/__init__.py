@@ -7,10 +7,7 @@ decision out. Pure: no database, HTTP or clock.
     d.outputs, d.actions, d.trace
 """
 
-try:
-    from .diff import diff
-except ImportError:  # pragma: no cover - written by another change
-    pass
+from .diff import diff
 from .export import export_workbook
 from .model import (
     Action,

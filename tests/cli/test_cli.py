@@ -69,3 +69,19 @@ def test_export(tmp_path: Path) -> None:
     out = tmp_path / "normalized.xlsx"
     assert runner.invoke(app, ["export", str(path), "-o", str(out)]).exit_code == 0
     assert tables.load_workbook(io.BytesIO(out.read_bytes())) == tables.load_workbook(path)
+
+
+def test_diff_shows_an_inserted_row_as_one_added_row(tmp_path: Path) -> None:
+    old = write_template(tmp_path)
+    book = openpyxl.load_workbook(old)
+    sheet = book["return_policy"]
+    sheet.insert_rows(8)
+    sheet["A8"], sheet["D8"] = '"lost"', '"refund"'
+    new = tmp_path / "new.xlsx"
+    book.save(new)
+    result = runner.invoke(app, ["diff", str(old), str(new)])
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines() == [
+        "~ table return_policy",
+        '    + row return_policy!8: when return.reason "lost", then outcome "refund"',
+    ]
