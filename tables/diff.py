@@ -43,7 +43,7 @@ def diff(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
             if table_diff is not None:
                 changed.append(table_diff)
     tests = _diff_tests(old.get("tests", []), new.get("tests", []))
-    result = {
+    result: dict[str, Any] = {
         "tables_added": added,
         "tables_removed": removed,
         "tables_changed": changed,
