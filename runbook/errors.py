@@ -1,4 +1,4 @@
-"""One error hierarchy for the services; `runbook.http_errors` maps it to HTTP answers in one place."""
+"""One error hierarchy for the services; `runbook.http` maps it to HTTP answers in one place."""
 
 from __future__ import annotations
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -16,20 +17,31 @@ class Settings(BaseSettings):
         default=None,
         description="PostgreSQL URL (postgresql://user@host/db); SQLite file when unset.",
     )
-    sqlite_path: str = Field(default="runbook.db", description="SQLite file of the embedded default.")
+    sqlite_path: str = Field(
+        default="runbook.db", description="SQLite file of the embedded default."
+    )
     redis_url: str | None = Field(
         default=None,
         description="Redis URL; without it commands go to an in-process action worker.",
     )
-    redis_prefix: str = Field(default="runbook", description="Prefix of every Redis key and stream.")
+    redis_prefix: str = Field(
+        default="runbook", description="Prefix of every Redis key and stream."
+    )
 
     # --- serving ------------------------------------------------------------------------
     host: str = "127.0.0.1"
     port: int = 8000
     action_port: int = 8001
     bootstrap_admin_key: str | None = None
-    max_body_bytes: int = Field(default=20 * 1024 * 1024, description="Largest accepted request body.")
+    max_body_bytes: int = Field(
+        default=20 * 1024 * 1024, description="Largest accepted request body."
+    )
     log_level: str = "INFO"
+    live_poll_seconds: float = Field(
+        default=0.5,
+        description="How often each replica checks the database for a change of live versions "
+        "(the fallback of the Redis notification).",
+    )
 
     # --- action service -----------------------------------------------------------------
     action_max_attempts: int = 5
@@ -39,8 +51,84 @@ class Settings(BaseSettings):
     approval_expiry_seconds: float = 7 * 24 * 3600.0
     http_timeout_seconds: float = 10.0
 
+    # --- rules_service: events, outbox relay, webhooks (owned by rules_service.events) ----
+    events_batch_max: int = Field(default=1000, description="Most events in one events:batch.")
+    events_batch_chunk: int = Field(
+        default=250, description="Events stored and decided per transaction in events:batch."
+    )
+    outbox_relay_batch: int = Field(default=500, description="Outbox rows relayed per round.")
+    outbox_poll_seconds: float = Field(
+        default=1.0, description="Relay poll interval (it is also woken after each commit)."
+    )
+    outbox_backoff_max_seconds: float = Field(
+        default=30.0, description="Longest wait between relay retries while the sink is down."
+    )
+    shopify_webhook_secret: str | None = Field(
+        default=None, description="Shopify app secret: verifies X-Shopify-Hmac-Sha256."
+    )
+    tracking_webhook_secret: str | None = Field(
+        default=None, description="Tracking (AfterShip) webhook secret: aftership-hmac-sha256."
+    )
+
     # --- connectors (RUNBOOK_<SYSTEM>_BASE_URL / _TOKEN ...) -----------------------------
     # Connector settings are added below by the connectors they configure.
+    # ===== connectors section (owned by connectors/, see docs/connectors.md) =====
+    order_system: Literal["shopify", "base", "ecforce"] = Field(
+        default="shopify", description="Serves refund, cancel_order, hold_*, tag_order."
+    )
+    ticket_system: Literal["zendesk", "gorgias"] = Field(
+        default="zendesk", description="Serves create_ticket and escalate."
+    )
+    label_system: Literal["shipstation", "shipbob"] = Field(
+        default="shipstation", description="Serves create_return_label and create_rma."
+    )
+    bnpl_gateways: list[str] = Field(
+        default=["paidy"],
+        description="Payment gateway names whose refunds go to the BNPL provider.",
+    )
+    connector_rate_per_second: float = Field(
+        default=20.0, description="Token-bucket rate of calls to one external system."
+    )
+    connector_burst: int = Field(default=20, description="Token-bucket size per system.")
+    action_worker_threads: int = Field(
+        default=8, description="Actions one worker process runs at once."
+    )
+    action_lease_seconds: float = Field(
+        default=120.0,
+        description="How long a worker owns an in-progress action before another may take it.",
+    )
+    action_poll_seconds: float = Field(
+        default=0.5, description="How often a worker looks for due (delayed, retried) actions."
+    )
+    shopify_base_url: str | None = None  # https://{shop}.myshopify.com
+    shopify_token: str | None = None  # X-Shopify-Access-Token
+    shopify_api_version: str = "2024-10"
+    base_base_url: str = "https://api.thebase.in"
+    base_token: str | None = None
+    ecforce_base_url: str | None = None  # https://{shop}.ec-force.com
+    ecforce_token: str | None = None
+    zendesk_base_url: str | None = None  # https://{subdomain}.zendesk.com
+    zendesk_token: str | None = None  # API token (Basic {email}/token:{token})
+    zendesk_email: str | None = None
+    gorgias_base_url: str | None = None  # https://{domain}.gorgias.com
+    gorgias_token: str | None = None  # API key (Basic {email}:{key})
+    gorgias_email: str | None = None
+    shipstation_base_url: str = "https://ssapi.shipstation.com"
+    shipstation_token: str | None = None  # "{api_key}:{api_secret}" (Basic)
+    shipbob_base_url: str = "https://api.shipbob.com"
+    shipbob_token: str | None = None  # personal access token (Bearer)
+    bnpl_base_url: str = "https://api.paidy.com"
+    bnpl_token: str | None = None  # secret key (Bearer)
+    klaviyo_base_url: str = "https://a.klaviyo.com"
+    klaviyo_token: str | None = None  # private API key
+    klaviyo_revision: str = "2024-10-15"
+    slack_webhook_url: str | None = None  # incoming webhook
+    slack_base_url: str = "https://slack.com/api"
+    slack_token: str | None = None  # bot token: chat.postMessage
+    slack_default_channel: str = "#ops"
+    webhook_secret: str | None = None  # HMAC-SHA256 key of the generic webhook
+    carrier_webhook_url: str | None = None  # notify_carrier target (signed webhook)
+    # ===== end of connectors section =====
 
 
 @lru_cache(maxsize=1)

@@ -109,8 +109,8 @@ def template_workbook() -> bytes:
         ["-", "-", "> 30 + delivery.delay_days", '"reject"', "-", "-", 3, "outside the window"],
     ]
     for offset, values in enumerate(rows):
-        for column, value in enumerate(values, start=1):
-            sheet.cell(row=8 + offset, column=column, value=value)
+        for column, example in enumerate(values, start=1):
+            sheet.cell(row=8 + offset, column=column, value=example)
     sheet.freeze_panes = "A8"
 
     tests = book.create_sheet("_tests")

@@ -59,8 +59,11 @@ def _by_name(tables: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
 
 
 def _table_ref(table: dict[str, Any]) -> dict[str, Any]:
-    return {"table": table["name"], "sheet": table.get("sheet", ""),
-            "rows": len(table.get("rules", []))}
+    return {
+        "table": table["name"],
+        "sheet": table.get("sheet", ""),
+        "rows": len(table.get("rules", [])),
+    }
 
 
 def _summary(result: dict[str, Any]) -> dict[str, int]:
@@ -69,8 +72,10 @@ def _summary(result: dict[str, Any]) -> dict[str, int]:
         "tables_added": len(result["tables_added"]),
         "tables_removed": len(result["tables_removed"]),
         "tables_changed": len(changed),
-        **{key: sum(len(t[key]) for t in changed)
-           for key in ("rows_added", "rows_removed", "rows_changed", "rows_moved")},
+        **{
+            key: sum(len(t[key]) for t in changed)
+            for key in ("rows_added", "rows_removed", "rows_changed", "rows_moved")
+        },
     }
 
 
@@ -81,19 +86,30 @@ def _diff_table(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any] | No
     old_labels = _labels(old)
     new_labels = _labels(new)
     common = [label for label in new_labels if label in old_labels]
-    rows = _diff_rows(_rows(old, old_labels), _rows(new, new_labels), common,
-                      old.get("sheet", ""), new.get("sheet", ""))
+    rows = _diff_rows(
+        _rows(old, old_labels),
+        _rows(new, new_labels),
+        common,
+        old.get("sheet", ""),
+        new.get("sheet", ""),
+    )
     result = {
         "table": new["name"],
         "sheet": new.get("sheet", ""),
         "metadata": _diff_metadata(old, new),
         "columns_added": [_column(new, label) for label in new_labels if label not in old_labels],
-        "columns_removed": [_column(old, label) for label in old_labels
-                            if label not in new_labels],
+        "columns_removed": [_column(old, label) for label in old_labels if label not in new_labels],
         **rows,
     }
-    keys = ("metadata", "columns_added", "columns_removed", "rows_added", "rows_removed",
-            "rows_changed", "rows_moved")
+    keys = (
+        "metadata",
+        "columns_added",
+        "columns_removed",
+        "rows_added",
+        "rows_removed",
+        "rows_changed",
+        "rows_moved",
+    )
     return result if any(result[k] for k in keys) else None
 
 
@@ -136,8 +152,9 @@ def _rows(table: dict[str, Any], labels: list[str]) -> list[Row]:
 # ------------------------------------------------------------------------------------ rows
 
 
-def _diff_rows(old: list[Row], new: list[Row], common: list[str], old_sheet: str,
-               new_sheet: str) -> dict[str, list[dict[str, Any]]]:
+def _diff_rows(
+    old: list[Row], new: list[Row], common: list[str], old_sheet: str, new_sheet: str
+) -> dict[str, list[dict[str, Any]]]:
     old_keys = [_key(r, common) for r in old]
     new_keys = [_key(r, common) for r in new]
     matcher = difflib.SequenceMatcher(a=old_keys, b=new_keys, autojunk=False)
@@ -175,14 +192,18 @@ def _similarity(a: Row, b: Row, columns: list[str]) -> float:
     return sum(_cell(a, c) == _cell(b, c) for c in columns) / len(columns)
 
 
-def _pair(old: list[Row], new: list[Row],
-          columns: list[str]) -> tuple[list[tuple[Row, Row]], list[Row], list[Row]]:
+def _pair(
+    old: list[Row], new: list[Row], columns: list[str]
+) -> tuple[list[tuple[Row, Row]], list[Row], list[Row]]:
     """Pairs the most similar rows of a replaced block (at least half the cells equal)."""
     if len(old) * len(new) > MAX_PAIRING:
         return _pair_in_place(old, new, columns)
     candidates = sorted(
-        ((_similarity(a, b, columns), -abs(i - j), i, j)
-         for i, a in enumerate(old) for j, b in enumerate(new)),
+        (
+            (_similarity(a, b, columns), -abs(i - j), i, j)
+            for i, a in enumerate(old)
+            for j, b in enumerate(new)
+        ),
         reverse=True,
     )
     used_old: set[int] = set()
@@ -196,14 +217,17 @@ def _pair(old: list[Row], new: list[Row],
             used_new.add(j)
             pairs.append((i, j))
     pairs.sort(key=lambda p: p[1])
-    return ([(old[i], new[j]) for i, j in pairs],
-            [r for i, r in enumerate(old) if i not in used_old],
-            [r for j, r in enumerate(new) if j not in used_new])
+    return (
+        [(old[i], new[j]) for i, j in pairs],
+        [r for i, r in enumerate(old) if i not in used_old],
+        [r for j, r in enumerate(new) if j not in used_new],
+    )
 
 
-def _pair_in_place(old: list[Row], new: list[Row],
-                   columns: list[str]) -> tuple[list[tuple[Row, Row]], list[Row], list[Row]]:
-    pairs, lone_old, lone_new = [], list(old[len(new):]), list(new[len(old):])
+def _pair_in_place(
+    old: list[Row], new: list[Row], columns: list[str]
+) -> tuple[list[tuple[Row, Row]], list[Row], list[Row]]:
+    pairs, lone_old, lone_new = [], list(old[len(new) :]), list(new[len(old) :])
     for a, b in zip(old, new, strict=False):
         if _similarity(a, b, columns) >= SIMILAR:
             pairs.append((a, b))
@@ -213,8 +237,9 @@ def _pair_in_place(old: list[Row], new: list[Row],
     return pairs, lone_old, lone_new
 
 
-def _moves(removed: list[Row], added: list[Row], columns: list[str],
-           sheet: str) -> tuple[list[dict[str, Any]], list[Row], list[Row]]:
+def _moves(
+    removed: list[Row], added: list[Row], columns: list[str], sheet: str
+) -> tuple[list[dict[str, Any]], list[Row], list[Row]]:
     """A removed row whose content reappears among the added rows moved."""
     moved = []
     remaining_added = list(added)
@@ -226,8 +251,9 @@ def _moves(removed: list[Row], added: list[Row], columns: list[str],
             remaining_removed.append(row)
             continue
         remaining_added.remove(match)
-        moved.append({"from_row": row["row"], "to_row": match["row"],
-                      "ref": f"{sheet}!{match['row']}"})
+        moved.append(
+            {"from_row": row["row"], "to_row": match["row"], "ref": f"{sheet}!{match['row']}"}
+        )
     return moved, remaining_removed, remaining_added
 
 
@@ -237,8 +263,12 @@ def _changed(old: Row, new: Row, columns: list[str], sheet: str) -> dict[str, An
         for c in columns
         if _cell(old, c) != _cell(new, c)
     ]
-    return {"from_row": old["row"], "to_row": new["row"], "ref": f"{sheet}!{new['row']}",
-            "cells": cells}
+    return {
+        "from_row": old["row"],
+        "to_row": new["row"],
+        "ref": f"{sheet}!{new['row']}",
+        "cells": cells,
+    }
 
 
 def _row_out(row: Row, sheet: str) -> dict[str, Any]:
@@ -252,8 +282,9 @@ def _diff_tests(old: list[dict[str, Any]], new: list[dict[str, Any]]) -> dict[st
     def key(case: dict[str, Any]) -> str:
         import json
 
-        return json.dumps({"event": case.get("event"), "expect": case.get("expect")},
-                          sort_keys=True)
+        return json.dumps(
+            {"event": case.get("event"), "expect": case.get("expect")}, sort_keys=True
+        )
 
     old_keys = {key(c) for c in old}
     new_keys = {key(c) for c in new}

@@ -66,6 +66,14 @@ def column_letter(index: int) -> str:
     return letters
 
 
+def column_index(letters: str) -> int:
+    """A -> 0, Z -> 25, AA -> 26."""
+    index = 0
+    for letter in letters:
+        index = index * 26 + ord(letter) - 64
+    return index - 1
+
+
 # --------------------------------------------------------------------------- xlsx
 
 
@@ -138,6 +146,13 @@ def _bomb(member: str, size: int) -> WorkbookError:
 
 
 _MERGE = re.compile(rb'<(?:\w+:)?mergeCell\s+ref="([A-Z]+\d+(?::[A-Z]+\d+)?)"')
+# A cell with a value (<v> or inline string) in a column of two or more letters: the candidates
+# for "beyond the columns we read", which would otherwise be dropped without a word.
+_FAR_CELL = re.compile(
+    rb'<(?:\w+:)?c\s+r="([A-Z]{2,})(\d+)"[^>]*?(?<!/)>\s*'  # the cell, not self-closed
+    rb"(?:<(?:\w+:)?f[^>]*>[^<]*</(?:\w+:)?f>\s*)?"  # maybe a formula
+    rb"<(?:\w+:)?(?:v|is)\b"  # and a value
+)
 
 
 def _read_sheet(ws: Any, archive: zipfile.ZipFile) -> RawSheet:
@@ -145,9 +160,21 @@ def _read_sheet(ws: Any, archive: zipfile.ZipFile) -> RawSheet:
     path = getattr(ws, "_worksheet_path", None)
     if path:
         with archive.open(path) as member:
-            sheet.merged = [m.decode() for m in _MERGE.findall(member.read())]
-    width_exceeded = False
-    for row in ws.iter_rows(max_col=MAX_COLUMNS + 1):
+            xml = member.read()
+        sheet.merged = [m.decode() for m in _MERGE.findall(xml)]
+        for far in _FAR_CELL.finditer(xml):
+            if column_index(far.group(1).decode()) >= MAX_COLUMNS:
+                ref = (far.group(1) + far.group(2)).decode()
+                sheet.problems.append(
+                    Problem(
+                        ws.title,
+                        ref,
+                        "a value beyond the columns Runbook "
+                        f"reads: a sheet may use at most {MAX_COLUMNS}",
+                    )
+                )
+                break
+    for row in ws.iter_rows(max_col=MAX_COLUMNS):
         if not row:
             continue
         number = _row_number(row)
@@ -159,19 +186,10 @@ def _read_sheet(ws: Any, archive: zipfile.ZipFile) -> RawSheet:
             )
             break
         cells = [_cell_text(cell, ws.title, sheet.problems) for cell in row]
-        if len(cells) > MAX_COLUMNS and cells[MAX_COLUMNS] and not width_exceeded:
-            width_exceeded = True
-            sheet.problems.append(
-                Problem(
-                    ws.title,
-                    f"{column_letter(MAX_COLUMNS)}{number}",
-                    f"the sheet uses more than {MAX_COLUMNS} columns",
-                )
-            )
         while cells and cells[-1] == "":
             cells.pop()
         if cells:
-            sheet.rows.append((number, cells[:MAX_COLUMNS]))
+            sheet.rows.append((number, cells))
     return sheet
 
 

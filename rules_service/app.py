@@ -1,0 +1,142 @@
+"""The rules_service FastAPI app.
+
+    app = create_app(settings)
+
+On start (lifespan): JSON logging, database migrations, the bootstrap admin key, Redis (when
+configured), the live registry and its version-change listener, the outbox relay. Shared
+objects live on `app.state` (`settings`, `engine`, `session_factory`, `redis`, `registry`,
+`version_notifier`) and reach routers through `rules_service.deps`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import APIRouter, FastAPI
+
+from rules_service.audit.router import router as audit_router
+from rules_service.events.router import router as events_router
+from rules_service.keys.router import router as keys_router
+from rules_service.ops.router import router as ops_router
+from rules_service.rulesets.notify import VersionNotifier
+from rules_service.rulesets.registry import LiveRegistry, versions_channel
+from rules_service.rulesets.router import router as rulesets_router
+from rules_service.runs.router import router as runs_router
+from runbook import auth, http
+from runbook.db import (
+    make_engine,
+    make_session_factory,
+    migrate,
+    resolve_database_url,
+    session_scope,
+)
+from runbook.logging import configure_logging
+from runbook.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+# Every package's `router: APIRouter`, included in this order (events includes webhooks).
+ROUTERS: tuple[APIRouter, ...] = (
+    ops_router,
+    keys_router,
+    rulesets_router,
+    events_router,
+    runs_router,
+    audit_router,
+)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    app = FastAPI(
+        title="Runbook rules service",
+        version="0.1.0",
+        description="Decision tables in a spreadsheet, run as a rules service.",
+        lifespan=_lifespan,
+    )
+    app.state.settings = settings
+    http.install(app, settings)
+    for router in ROUTERS:
+        app.include_router(router)
+    return app
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    start(app)
+    try:
+        yield
+    finally:
+        stop(app)
+
+
+def start(app: FastAPI) -> None:
+    """Everything the routers need, in order; `stop` undoes it."""
+    settings: Settings = app.state.settings
+    configure_logging(settings.log_level)
+    url = resolve_database_url(settings)
+    migrate(url)
+    app.state.engine = make_engine(url)
+    app.state.session_factory = make_session_factory(app.state.engine)
+    app.state.redis = _redis(settings)
+    _bootstrap_admin(app, settings)
+    registry = LiveRegistry(session_factory=app.state.session_factory, redis=app.state.redis,
+                            channel=versions_channel(settings.redis_prefix),
+                            poll_seconds=settings.live_poll_seconds)
+    registry.start()
+    app.state.registry = registry
+    app.state.version_notifier = VersionNotifier(
+        registry=registry, redis=app.state.redis, channel=versions_channel(settings.redis_prefix)
+    )
+    _start_outbox(app)
+    log.info("rules_service started", extra={"database": _safe_url(url),
+                                               "redis": bool(app.state.redis)})
+
+
+def stop(app: FastAPI) -> None:
+    _stop_outbox(app)
+    registry = getattr(app.state, "registry", None)
+    if registry is not None:
+        registry.close()
+    redis = getattr(app.state, "redis", None)
+    if redis is not None:
+        redis.close()
+    engine = getattr(app.state, "engine", None)
+    if engine is not None:
+        engine.dispose()
+
+
+def _redis(settings: Settings) -> Any:
+    if not settings.redis_url:
+        return None
+    import redis
+
+    return redis.Redis.from_url(settings.redis_url, socket_connect_timeout=2,
+                                health_check_interval=30)
+
+
+def _bootstrap_admin(app: FastAPI, settings: Settings) -> None:
+    if settings.bootstrap_admin_key:
+        with session_scope(app.state.session_factory) as session:
+            auth.upsert_bootstrap_admin(session=session, key=settings.bootstrap_admin_key)
+
+
+def _start_outbox(app: FastAPI) -> None:
+    from rules_service.outbox import start_relay
+
+    start_relay(app, settings=app.state.settings, session_factory=app.state.session_factory)
+
+
+def _stop_outbox(app: FastAPI) -> None:
+    from rules_service.outbox import stop_relay
+
+    stop_relay(app)
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)

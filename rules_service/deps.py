@@ -1,0 +1,65 @@
+"""Dependencies of the rules_service routers: what the app keeps on `app.state`.
+
+    session: SessionDep                     # commits on success, rolls back on error
+    settings: Settings = Depends(get_settings)
+    registry: LiveRegistry = Depends(get_registry)
+    redis = Depends(get_redis)              # redis.Redis or None (embedded mode)
+
+`SessionDep` closes its session before the answer is sent (dependency scope "function"), so
+a client never sees an answer for work that has not committed yet. Prefer it over
+`Depends(get_session)`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from sqlalchemy.orm import Session
+
+from rules_service.rulesets.registry import LiveRegistry
+from runbook.settings import Settings
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    """A session for one request: committed when the endpoint returns, rolled back on error."""
+    session: Session = request.app.state.session_factory()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings  # type: ignore[no-any-return]
+
+
+def get_registry(request: Request) -> LiveRegistry:
+    return request.app.state.registry  # type: ignore[no-any-return]
+
+
+def get_redis(request: Request) -> Any:
+    """The app's `redis.Redis` client, or None without RUNBOOK_REDIS_URL."""
+    return getattr(request.app.state, "redis", None)
+
+
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+RegistryDep = Annotated[LiveRegistry, Depends(get_registry)]
+RedisDep = Annotated[Any, Depends(get_redis)]
+
+__all__ = [
+    "RedisDep",
+    "RegistryDep",
+    "SessionDep",
+    "SettingsDep",
+    "get_redis",
+    "get_registry",
+    "get_session",
+    "get_settings",
+]

@@ -1,0 +1,1 @@
+"""HTTP of API keys (admin): create (the key is shown once), list, revoke."""

@@ -1,0 +1,69 @@
+"""Where relayed commands go: a Redis Stream, or the in-process action worker."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+
+class Sink(Protocol):
+    name: str
+
+    def send(self, commands: Sequence[dict[str, Any]]) -> None:
+        """Delivers every command or raises; a partial delivery is retried as a whole (the
+        action service makes repeated commands harmless)."""
+
+    def close(self) -> None: ...
+
+
+def stream_name(prefix: str) -> str:
+    return f"{prefix}:actions"
+
+
+class RedisSink:
+    """XADD to `<prefix>:actions`, field `command` = the command as JSON, in one pipeline."""
+
+    name = "redis"
+
+    def __init__(self, url: str, *, prefix: str, timeout: float = 2.0) -> None:
+        import redis
+
+        self.stream = stream_name(prefix)
+        self._client = redis.Redis.from_url(
+            url, socket_connect_timeout=timeout, socket_timeout=timeout
+        )
+
+    def send(self, commands: Sequence[dict[str, Any]]) -> None:
+        pipeline = self._client.pipeline(transaction=False)
+        for command in commands:
+            pipeline.xadd(self.stream, {"command": json.dumps(command, separators=(",", ":"))})
+        pipeline.execute()
+
+    def close(self) -> None:
+        self._client.close()
+
+
+class EmbeddedSink:
+    """The embedded default without Redis: `action_service.embedded.EmbeddedWorker`."""
+
+    name = "embedded"
+
+    def __init__(self) -> None:
+        self._worker: Any = None
+
+    def send(self, commands: Sequence[dict[str, Any]]) -> None:
+        if self._worker is None:
+            from action_service.embedded import EmbeddedWorker  # lazy: optional at import
+
+            self._worker = EmbeddedWorker()
+        self._worker.deliver(list(commands))
+
+    def close(self) -> None:
+        close = getattr(self._worker, "close", None)
+        if callable(close):
+            close()
+
+
+def sink_for(*, redis_url: str | None, prefix: str) -> Sink:
+    return RedisSink(redis_url, prefix=prefix) if redis_url else EmbeddedSink()

@@ -1,0 +1,252 @@
+"""Appending to, reading and verifying the audit log.
+
+`append` joins the caller's transaction (it flushes, never commits). Appenders are serialized
+so the chain never forks: a PostgreSQL transaction-scoped advisory lock plus a row lock on the
+head row (on SQLite the head update takes the database's single write lock).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Select, insert, select, update
+from sqlalchemy.orm import Session
+
+from runbook.audit.chain import entry_hash, normalize_data
+from runbook.audit.models import GENESIS_HASH, AuditEntry, AuditHead
+from runbook.audit.schemas import VerifyProblem, VerifyResult
+from runbook.db import advisory_xact_lock
+
+# pg_advisory_xact_lock key of the audit chain ("runbook-audit")
+AUDIT_LOCK_KEY = 0x72756E626F6F6B02
+HEAD_ID = 1
+MAX_PROBLEMS = 100
+MAX_PAGE = 1000
+
+
+def append(
+    *,
+    session: Session,
+    actor: str,
+    kind: str,
+    subject: str,
+    data: dict[str, Any] | None = None,
+    ruleset: str | None = None,
+    version: int | None = None,
+    run_id: str | None = None,
+    order_id: str | None = None,
+    action_id: str | None = None,
+    at: datetime | None = None,
+) -> AuditEntry:
+    """Adds one entry at the end of the chain inside the caller's transaction."""
+    seq, prev_hash = _claim_next(session)
+    fields: dict[str, Any] = {
+        "seq": seq,
+        "at": (at or datetime.now(UTC)).astimezone(UTC),
+        "actor": actor,
+        "kind": kind,
+        "subject": subject,
+        "ruleset": ruleset,
+        "version": version,
+        "run_id": run_id,
+        "order_id": order_id,
+        "action_id": action_id,
+        "data": normalize_data(data),
+        "prev_hash": prev_hash,
+    }
+    digest = entry_hash(fields)
+    entry = AuditEntry(**fields, hash=digest)
+    session.add(entry)
+    session.flush()
+    session.execute(update(AuditHead).where(AuditHead.id == HEAD_ID).values(last_hash=digest))
+    return entry
+
+
+def _claim_next(session: Session) -> tuple[int, str]:
+    """Locks the chain head for the rest of the transaction; returns (next seq, previous hash)."""
+    advisory_xact_lock(session, AUDIT_LOCK_KEY)
+    row = session.execute(
+        update(AuditHead)
+        .where(AuditHead.id == HEAD_ID)
+        .values(last_seq=AuditHead.last_seq + 1)
+        .returning(AuditHead.last_seq, AuditHead.last_hash)
+    ).one_or_none()
+    if row is None:
+        _create_head(session)
+        return _claim_next(session)
+    return int(row[0]), str(row[1])
+
+
+def _create_head(session: Session) -> None:
+    """The head row is created by the migration; this covers a database built without it."""
+    last = session.execute(
+        select(AuditEntry.seq, AuditEntry.hash).order_by(AuditEntry.seq.desc()).limit(1)
+    ).one_or_none()
+    seq, digest = (int(last[0]), str(last[1])) if last else (0, GENESIS_HASH)
+    session.execute(insert(AuditHead).values(id=HEAD_ID, last_seq=seq, last_hash=digest))
+
+
+# ----------------------------------------------------------------------------------- query
+
+
+@dataclass(frozen=True)
+class AuditFilters:
+    kind: str | None = None
+    kind_prefix: str | None = None
+    actor: str | None = None
+    subject: str | None = None
+    ruleset: str | None = None
+    version: int | None = None
+    run_id: str | None = None
+    order_id: str | None = None
+    action_id: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    after: int | None = None
+
+
+def query(
+    *,
+    session: Session,
+    kind: str | None = None,
+    kind_prefix: str | None = None,
+    actor: str | None = None,
+    subject: str | None = None,
+    ruleset: str | None = None,
+    version: int | None = None,
+    run_id: str | None = None,
+    order_id: str | None = None,
+    action_id: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    after: int | None = None,
+    limit: int = 100,
+) -> list[AuditEntry]:
+    """Entries matching every given filter, oldest first; `after` is a sequence-number cursor,
+    `since` inclusive and `until` exclusive."""
+    filters = AuditFilters(kind, kind_prefix, actor, subject, ruleset, version, run_id,
+                           order_id, action_id, since, until, after)
+    statement = _filtered(filters).order_by(AuditEntry.seq).limit(max(1, min(limit, MAX_PAGE)))
+    return list(session.scalars(statement))
+
+
+def _filtered(filters: AuditFilters) -> Select[Any]:
+    statement = select(AuditEntry)
+    equal = {
+        AuditEntry.kind: filters.kind,
+        AuditEntry.actor: filters.actor,
+        AuditEntry.subject: filters.subject,
+        AuditEntry.ruleset: filters.ruleset,
+        AuditEntry.version: filters.version,
+        AuditEntry.run_id: filters.run_id,
+        AuditEntry.order_id: filters.order_id,
+        AuditEntry.action_id: filters.action_id,
+    }
+    for column, value in equal.items():
+        if value is not None:
+            statement = statement.where(column == value)
+    if filters.kind_prefix:
+        prefix = filters.kind_prefix
+        statement = statement.where(AuditEntry.kind.startswith(prefix, autoescape=True))
+    if filters.since is not None:
+        statement = statement.where(AuditEntry.at >= filters.since)
+    if filters.until is not None:
+        statement = statement.where(AuditEntry.at < filters.until)
+    if filters.after is not None:
+        statement = statement.where(AuditEntry.seq > filters.after)
+    return statement
+
+
+# ---------------------------------------------------------------------------------- verify
+
+
+def verify(*, session: Session, batch: int = 1000) -> VerifyResult:
+    """Recomputes the chain from the first entry: names the sequence number of every modified,
+    missing (deleted) or reordered entry, and a truncated tail (the head says more)."""
+    checker = _ChainChecker()
+    for entry in _entries(session, batch):
+        checker.check(entry)
+    head = session.get(AuditHead, HEAD_ID)
+    if head is not None:
+        checker.check_head(int(head.last_seq), head.last_hash)
+    return checker.result()
+
+
+def _entries(session: Session, batch: int) -> Iterator[Any]:
+    """Plain rows (not ORM objects: nothing piles up in the session), in batches by seq."""
+    table = AuditEntry.__table__
+    last = 0
+    while True:
+        rows = session.execute(
+            select(table).where(table.c.seq > last).order_by(table.c.seq).limit(batch)
+        ).all()
+        if not rows:
+            return
+        yield from rows
+        last = rows[-1].seq
+
+
+class _ChainChecker:
+    def __init__(self) -> None:
+        self.checked = 0
+        self.expected_seq = 1
+        self.prev_hash = GENESIS_HASH
+        self.problems: list[VerifyProblem] = []
+
+    def check(self, entry: Any) -> None:
+        self.checked += 1
+        if entry.seq != self.expected_seq:
+            self._problem(self.expected_seq, "missing",
+                          f"entries {self.expected_seq}..{entry.seq - 1} are missing")
+        elif entry.prev_hash != self.prev_hash:
+            self._problem(entry.seq, "chain_broken",
+                          "prev_hash does not match the previous entry's hash "
+                          "(an entry was replaced or reordered)")
+        recomputed = entry_hash(_fields(entry))
+        if recomputed != entry.hash:
+            self._problem(entry.seq, "modified", "the entry does not match its hash")
+        self.expected_seq = entry.seq + 1
+        self.prev_hash = entry.hash
+
+    def check_head(self, last_seq: int, last_hash: str) -> None:
+        seen = self.expected_seq - 1
+        if last_seq > seen:
+            self._problem(seen + 1, "truncated",
+                          f"entries {seen + 1}..{last_seq} are missing from the end")
+        elif last_seq == seen and last_hash != self.prev_hash and seen > 0:
+            self._problem(seen, "head_mismatch", "the last entry is not the one the head recorded")
+
+    def _problem(self, seq: int, kind: Any, message: str) -> None:
+        if len(self.problems) < MAX_PROBLEMS:
+            self.problems.append(VerifyProblem(seq=seq, kind=kind, message=message))
+
+    def result(self) -> VerifyResult:
+        first = min((p.seq for p in self.problems), default=None)
+        return VerifyResult(
+            ok=not self.problems,
+            checked=self.checked,
+            last_seq=self.expected_seq - 1,
+            last_hash=self.prev_hash,
+            first_bad_seq=first,
+            problems=self.problems,
+        )
+
+
+def _fields(entry: Any) -> dict[str, Any]:
+    return {
+        "seq": entry.seq,
+        "at": entry.at,
+        "actor": entry.actor,
+        "kind": entry.kind,
+        "subject": entry.subject,
+        "ruleset": entry.ruleset,
+        "version": entry.version,
+        "run_id": entry.run_id,
+        "order_id": entry.order_id,
+        "action_id": entry.action_id,
+        "data": entry.data,
+        "prev_hash": entry.prev_hash,
+    }
