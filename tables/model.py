@@ -22,8 +22,8 @@ class Problem:
     severity: Severity = "error"
 
     def __str__(self) -> str:
-        where = f"{self.sheet}!{self.cell}" if self.cell else self.sheet
-        return f"{where}: {self.message}"
+        where = f"{self.sheet}!{self.cell}" if self.cell and self.sheet else self.sheet or self.cell
+        return f"{where}: {self.message}" if where else self.message
 
     def to_dict(self) -> dict[str, str]:
         return {

@@ -115,21 +115,78 @@ def _open_zip(data: bytes) -> zipfile.ZipFile:
 
 
 def _check_inflated_sizes(archive: zipfile.ZipFile) -> None:
-    """Inflates each member in chunks, counting real bytes, so a lying header cannot pass."""
+    """Inflates each member in chunks before openpyxl sees the file: counts real bytes (a lying
+    header cannot pass), refuses XML with a DOCTYPE (entity expansion), and counts the rows of
+    each worksheet, so a million-row sheet is refused without being parsed."""
     total = 0
+    too_long: list[tuple[str, int]] = []
     for info in archive.infolist():
         if info.file_size > MAX_UNCOMPRESSED_BYTES:
             raise _bomb(info.filename, info.file_size)
+        rows = 0
+        tail = b""
         try:
             with archive.open(info) as member:
                 while chunk := member.read(1 << 20):
                     total += len(chunk)
                     if total > MAX_UNCOMPRESSED_BYTES:
                         raise _bomb(info.filename, total)
+                    window = tail + chunk
+                    if b"<!DOCTYPE" in window or b"<!ENTITY" in window:
+                        raise WorkbookError(
+                            [
+                                Problem(
+                                    "",
+                                    "",
+                                    f"{info.filename} declares a DOCTYPE; "
+                                    "refused (Excel never writes one)",
+                                )
+                            ]
+                        )
+                    rows += len(_ROW_TAG.findall(window)) - len(_ROW_TAG.findall(tail))
+                    tail = window[-16:]
         except (zipfile.BadZipFile, OSError, EOFError, RuntimeError) as error:
             raise WorkbookError(
                 [Problem("", "", f"the workbook is damaged ({info.filename}: {error})")]
             ) from None
+        if rows > MAX_ROWS + 200:
+            too_long.append((info.filename, rows))
+    if too_long:
+        names = _sheet_names_by_path(archive)
+        raise WorkbookError(
+            [
+                Problem(
+                    names.get(path, path),
+                    f"A{MAX_ROWS + 1}",
+                    f"the sheet has {rows:,} rows; a sheet may have at most {MAX_ROWS:,}",
+                )
+                for path, rows in too_long
+            ]
+        )
+
+
+def _sheet_names_by_path(archive: zipfile.ZipFile) -> dict[str, str]:
+    """Worksheet part path (xl/worksheets/sheet1.xml) -> the sheet's name."""
+    from xml.etree import ElementTree
+
+    try:
+        book = ElementTree.fromstring(archive.read("xl/workbook.xml"))
+        rels = ElementTree.fromstring(archive.read("xl/_rels/workbook.xml.rels"))
+    except (KeyError, ElementTree.ParseError):
+        return {}
+    targets = {rel.get("Id"): rel.get("Target", "") for rel in rels}
+    names = {}
+    for sheet in book.iter():
+        if not sheet.tag.endswith("}sheet"):
+            continue
+        rel_id = next((v for k, v in sheet.attrib.items() if k.endswith("}id")), None)
+        target = targets.get(rel_id, "")
+        path = target.lstrip("/") if target.startswith("/") else f"xl/{target}"
+        names[path] = sheet.get("name", path)
+    return names
+
+
+_ROW_TAG = re.compile(rb"<(?:\w+:)?row[\s>/]")
 
 
 def _bomb(member: str, size: int) -> WorkbookError:
@@ -174,7 +231,7 @@ def _read_sheet(ws: Any, archive: zipfile.ZipFile) -> RawSheet:
                     )
                 )
                 break
-    for row in ws.iter_rows(max_col=MAX_COLUMNS):
+    for row in ws.iter_rows(max_row=MAX_ROWS + 201, max_col=MAX_COLUMNS):
         if not row:
             continue
         number = _row_number(row)
@@ -291,7 +348,7 @@ def _fill_cached_formula_values(data: bytes, sheets: list[RawSheet]) -> None:
 
 def _cached_values(ws: Any) -> dict[str, Any]:
     found: dict[str, Any] = {}
-    for row in ws.iter_rows(max_col=MAX_COLUMNS):
+    for row in ws.iter_rows(max_row=MAX_ROWS + 201, max_col=MAX_COLUMNS):
         for cell in row:
             value = getattr(cell, "value", None)
             if value is not None:
