@@ -159,6 +159,80 @@ def template(
         output.write_bytes(data)
 
 
+@app.command()
+def demo(
+    port: Annotated[int, typer.Option(help="rules_service port")] = 8000,
+    action_port: Annotated[int, typer.Option(help="action_service port")] = 8001,
+    once: Annotated[bool, typer.Option("--once", help="Exit after printing the decisions")] = False,
+    data_dir: Annotated[Path | None, typer.Option(help="Keep the SQLite database here")] = None,
+) -> None:
+    """Run Runbook end to end on this machine: fake connectors, example workbook, sample
+    events, and what was decided and carried out. Ctrl-C stops everything."""
+    from .demo import run_demo
+
+    examples = Path(__file__).resolve().parent.parent / "examples"
+    run_demo(
+        workbook=examples / "returns.xlsx",
+        events=examples / "events.json",
+        port=port,
+        action_port=action_port,
+        keep_running=not once,
+        data_dir=data_dir,
+    )
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Default: RUNBOOK_HOST or 127.0.0.1")] = None,
+    port: Annotated[int | None, typer.Option(help="Default: RUNBOOK_PORT or 8000")] = None,
+) -> None:
+    """Run rules_service (same as python -m rules_service)."""
+    from rules_service.__main__ import main
+
+    main(_flags(host=host, port=port))
+
+
+@app.command()
+def worker() -> None:
+    """Run an action worker without HTTP (same as python -m action_service --worker-only)."""
+    from action_service.__main__ import main
+
+    main(["--worker-only"])
+
+
+keys_app = typer.Typer(help="API keys, created directly in the database (RUNBOOK_DATABASE_URL).")
+app.add_typer(keys_app, name="keys")
+
+
+@keys_app.command("create")
+def create_key(
+    name: Annotated[str, typer.Option(help="Who or what uses the key (shown in the audit log)")],
+    role: Annotated[list[str], typer.Option(help="ops, approver, auditor, service or admin")],
+) -> None:
+    """Create an API key and print it (it is shown once)."""
+    from runbook.auth.service import create_key as create
+    from runbook.db import make_engine, make_session_factory, migrate, resolve_database_url
+    from runbook.errors import RunbookError
+    from runbook.settings import Settings
+
+    url = resolve_database_url(Settings())
+    migrate(url)
+    engine = make_engine(url)
+    try:
+        with make_session_factory(engine)() as session, session.begin():
+            row, key = create(session=session, name=name, roles=role, created_by="cli")
+    except RunbookError as error:
+        typer.secho(error.message, fg="red", err=True)
+        raise typer.Exit(2) from None
+    finally:
+        engine.dispose()
+    typer.echo(json.dumps({"id": row.id, "name": row.name, "roles": row.roles, "key": key}))
+
+
+def _flags(**options: Any) -> list[str]:
+    return [f for k, v in options.items() if v is not None for f in (f"--{k}", str(v))]
+
+
 def _read_json(text: str) -> dict[str, Any]:
     if text == "-":
         text = sys.stdin.read()

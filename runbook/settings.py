@@ -127,6 +127,9 @@ class Settings(BaseSettings):
     slack_token: str | None = None  # bot token: chat.postMessage
     slack_default_channel: str = "#ops"
     webhook_secret: str | None = None  # HMAC-SHA256 key of the generic webhook
+    webhook_allowed_hosts: list[str] = Field(
+        default=[], description="Hosts the `webhook` action may call (empty: any host)."
+    )
     carrier_webhook_url: str | None = None  # notify_carrier target (signed webhook)
     # ===== end of connectors section =====
 

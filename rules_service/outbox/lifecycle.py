@@ -23,7 +23,7 @@ STATE_ATTR = "outbox_relay"
 def make_relay(*, settings: Settings, session_factory: Callable[[], Session]) -> Relay:
     return Relay(
         session_factory=session_factory,
-        sink=sink_for(redis_url=settings.redis_url, prefix=settings.redis_prefix),
+        sink=sink_for(settings=settings, session_factory=session_factory),
         batch_size=settings.outbox_relay_batch,
         poll_seconds=settings.outbox_poll_seconds,
         backoff_max_seconds=settings.outbox_backoff_max_seconds,

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
+
+from sqlalchemy.orm import Session
+
+from runbook.settings import Settings
 
 
 class Sink(Protocol):
@@ -49,14 +53,15 @@ class EmbeddedSink:
 
     name = "embedded"
 
-    def __init__(self) -> None:
-        self._worker: Any = None
+    def __init__(self, *, settings: Settings, session_factory: Callable[[], Session]) -> None:
+        from action_service.embedded import EmbeddedWorker
+
+        # The same settings and database as this process, never a default of its own; started
+        # now, so actions that were delayed or retrying before a restart run when due.
+        self._worker: Any = EmbeddedWorker(settings, session_factory)
+        self._worker.start()
 
     def send(self, commands: Sequence[dict[str, Any]]) -> None:
-        if self._worker is None:
-            from action_service.embedded import EmbeddedWorker  # lazy: optional at import
-
-            self._worker = EmbeddedWorker()
         self._worker.deliver(list(commands))
 
     def close(self) -> None:
@@ -65,5 +70,7 @@ class EmbeddedSink:
             close()
 
 
-def sink_for(*, redis_url: str | None, prefix: str) -> Sink:
-    return RedisSink(redis_url, prefix=prefix) if redis_url else EmbeddedSink()
+def sink_for(*, settings: Settings, session_factory: Callable[[], Session]) -> Sink:
+    if settings.redis_url:
+        return RedisSink(settings.redis_url, prefix=settings.redis_prefix)
+    return EmbeddedSink(settings=settings, session_factory=session_factory)

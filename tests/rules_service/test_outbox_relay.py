@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from rules_service.outbox.models import OutboxRow
 from rules_service.outbox.relay import Relay
 from rules_service.outbox.sinks import EmbeddedSink, RedisSink, stream_name
+from runbook.settings import Settings
 from tests.rules_service.test_events_support import (
     accept,
     default_registry,
@@ -184,13 +185,20 @@ def test_embedded_sink_hands_commands_to_the_in_process_worker(monkeypatch) -> N
     delivered: list[list[dict]] = []
 
     class Worker:
+        def __init__(self, settings: object, session_factory: object) -> None:
+            self.started = False
+
+        def start(self) -> None:
+            self.started = True
+
         def deliver(self, commands: list[dict]) -> None:
+            assert self.started
             delivered.append(commands)
 
     module = types.ModuleType("action_service.embedded")
     module.EmbeddedWorker = Worker  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "action_service.embedded", module)
-    sink = EmbeddedSink()
+    sink = EmbeddedSink(settings=Settings(), session_factory=lambda: None)  # type: ignore[arg-type]
     sink.send([{"command_id": "r:0"}])
     assert delivered == [[{"command_id": "r:0"}]]
 
@@ -201,11 +209,16 @@ def test_app_lifecycle_embedded_default(factory, monkeypatch) -> None:  # type: 
     import types
 
     from rules_service.outbox import nudge, start_relay, stop_relay
-    from runbook.settings import Settings
 
     delivered: list[str] = []
 
     class Worker:
+        def __init__(self, settings: object, session_factory: object) -> None:
+            pass
+
+        def start(self) -> None:
+            pass
+
         def deliver(self, commands: list[dict]) -> None:
             delivered.extend(c["command_id"] for c in commands)
 
