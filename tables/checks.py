@@ -238,72 +238,52 @@ def _check_table(table: ParsedTable, problems: list[Problem]) -> None:
     everything = (1 << len(rules)) - 1
     policy = table.table.hit_policy
     if policy == "FIRST":
-        _unreachable(table, shapes, texts, bits, everything, problems)
+        covers = [
+            [bits[c].covering(shapes[c][j], texts[c][j]) for c in range(len(bits))]
+            for j in range(len(rules))
+        ]
+        _earlier_rows(
+            table,
+            covers,
+            problems,
+            "row {j} is never used: row {i} above it "
+            "matches every event it matches (hit policy FIRST)",
+        )
     if policy == "UNIQUE":
-        _overlaps(table, shapes, texts, bits, everything, problems)
+        overlaps = [
+            [
+                0
+                if shapes[c][j].kind == "unknown"
+                else bits[c].overlapping(shapes[c][j], texts[c][j], everything)
+                for c in range(len(bits))
+            ]
+            for j in range(len(rules))
+        ]
+        _earlier_rows(
+            table,
+            overlaps,
+            problems,
+            "rows {i} and {j} can both match one event (hit policy UNIQUE)",
+        )
     _gaps(table, columns, shapes, bits, everything, problems)
 
 
-def _unreachable(
-    table: ParsedTable,
-    shapes: list[list[_Shape]],
-    texts: list[list[str]],
-    bits: list[_ColumnBits],
-    everything: int,
-    problems: list[Problem],
+def _earlier_rows(
+    table: ParsedTable, related: list[list[int]], problems: list[Problem], message: str
 ) -> None:
+    """Warns about each row j that some earlier row i relates to in every column (`related[j]`
+    holds, per column, the bitset of rows related to j)."""
     found = 0
     for j, rule in enumerate(table.rules):
         earlier = (1 << j) - 1
-        for c, column in enumerate(bits):
-            earlier &= column.covering(shapes[c][j], texts[c][j])
+        for column_rows in related[j]:
+            earlier &= column_rows
             if not earlier:
                 break
         if earlier:
             i = (earlier & -earlier).bit_length() - 1
-            problems.append(
-                Problem(
-                    table.table.sheet,
-                    f"A{rule.row}",
-                    f"row {rule.row} is never "
-                    f"used: row {table.rules[i].row} above it matches every event "
-                    "it matches (hit policy FIRST)",
-                    "warning",
-                )
-            )
-            found += 1
-            if found >= MAX_WARNINGS_PER_CHECK:
-                return
-
-
-def _overlaps(
-    table: ParsedTable,
-    shapes: list[list[_Shape]],
-    texts: list[list[str]],
-    bits: list[_ColumnBits],
-    everything: int,
-    problems: list[Problem],
-) -> None:
-    found = 0
-    for j, rule in enumerate(table.rules):
-        earlier = (1 << j) - 1
-        for c, column in enumerate(bits):
-            if shapes[c][j].kind == "unknown":
-                earlier = 0
-            earlier &= column.overlapping(shapes[c][j], texts[c][j], everything)
-            if not earlier:
-                break
-        if earlier:
-            i = (earlier & -earlier).bit_length() - 1
-            problems.append(
-                Problem(
-                    table.table.sheet,
-                    f"A{rule.row}",
-                    f"rows {table.rules[i].row} "
-                    f"and {rule.row} can both match one event (hit policy UNIQUE)",
-                    "warning",
-                )
-            )
+            text = message.format(i=table.rules[i].row, j=rule.row)
+            problems.append(Problem(table.table.sheet, f"A{rule.row}", text, "warning"))
             found += 1
             if found >= MAX_WARNINGS_PER_CHECK:
                 return
