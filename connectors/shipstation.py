@@ -52,9 +52,11 @@ class ShipStationConnector:
     def label_body(self, request: ActionRequest) -> dict[str, Any] | str:
         order = request.order
         ship_from = address(order.get("shipping_address"))
-        ship_to = address(request.params.get("return_address") or request.data.get("warehouse"))
+        ship_to = address(request.params.get("return_address") or request.data.get("warehouse")
+                          or self.settings.return_address)
         if ship_from is None or ship_to is None:
-            return "a return label needs data.order.shipping_address and data.warehouse"
+            return ("a return label needs data.order.shipping_address and a return address "
+                    "(RUNBOOK_RETURN_ADDRESS, data.warehouse or return_address=…)")
         weight = order.get("weight") or {"value": 500, "units": "grams"}
         return {
             "orderId": order.get("shipstation_order_id"),

@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,7 @@ from runbook.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-FINAL = {"succeeded", "dead", "failed", "rejected", "expired", "scheduled", "pending_approval"}
+FINAL = {"succeeded", "dead", "rejected", "expired", "pending_approval"}
 
 
 class ServerThread:
@@ -54,9 +55,14 @@ class ServerThread:
         self.thread.join(timeout=15)
 
 
+WAREHOUSE = {"name": "Runbook Shop 返品センター", "street1": "1-2-3 Ariake", "city": "Koto-ku",
+             "state": "Tokyo", "postalCode": "135-0063", "country": "JP", "phone": "0300000000"}
+
+
 @contextmanager
-def _fakes() -> Iterator[dict[str, Any]]:
-    """The fake external systems of the project's test suite (a source checkout has them)."""
+def _fakes(events: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    """The fake external systems of the project's test suite (a source checkout has them),
+    with the sample events' orders known to the fake Shopify."""
     if str(ROOT) not in sys.path and (ROOT / "tests" / "fakes").is_dir():
         sys.path.insert(0, str(ROOT))
     try:
@@ -66,6 +72,12 @@ def _fakes() -> Iterator[dict[str, Any]]:
             "runbook demo runs from a source checkout: tests/fakes is missing"
         ) from None
     with running_fakes() as fakes:
+        shop = fakes.system("shopify")
+        for event in events:
+            order = event["data"].get("order", {})
+            if "total" in order and order["id"] not in shop.orders:
+                gateway = "paidy" if order.get("payment_method") == "bnpl" else "shopify_payments"
+                shop.add_order(order["id"], paid=f"{order['total']:.2f}", gateway=gateway)
         yield connector_values(fakes)
 
 
@@ -83,7 +95,8 @@ def run_demo(
     with ExitStack() as stack:
         folder = data_dir or Path(stack.enter_context(tempfile.TemporaryDirectory()))
         folder.mkdir(parents=True, exist_ok=True)
-        connectors = stack.enter_context(_fakes())
+        sample = json.loads(events.read_text())
+        connectors = stack.enter_context(_fakes(sample))
         settings = Settings(
             sqlite_path=str(folder / "runbook-demo.db"),
             database_url=None,
@@ -91,6 +104,7 @@ def run_demo(
             bootstrap_admin_key=admin_key,
             port=port,
             action_port=action_port,
+            return_address=WAREHOUSE,
             log_level="WARNING",
             action_backoff_base_seconds=0.2,
             **connectors,
@@ -107,7 +121,7 @@ def run_demo(
         )
         keys = _make_keys(rules, admin_key)
         version = _publish(console, rules, keys, workbook)
-        results = _post_events(rules, keys["service"], json.loads(events.read_text()))
+        results = _post_events(rules, keys["service"], sample)
         outcomes = _wait_for_actions(actions, keys["ops"], results)
         _print_decisions(console, results, outcomes)
         console.print(
@@ -201,10 +215,19 @@ def _wait_for_actions(
             response = actions.get(f"/v1/actions/{action_id}", headers=_bearer(key))
             if response.status_code == 200:
                 found[action_id] = response.json()
-        if all(found.get(a, {}).get("status") in FINAL for a in wanted):
+        if all(_settled(found.get(a, {})) for a in wanted):
             break
         time.sleep(0.3)
     return found
+
+
+def _settled(outcome: dict[str, Any]) -> bool:
+    """Finished, or waiting for a person or for a due time (a delay) that is not now."""
+    if outcome.get("status") in FINAL:
+        return True
+    due = outcome.get("due_at")
+    return outcome.get("status") == "pending" and bool(due) and datetime.fromisoformat(
+        due.replace("Z", "+00:00")) > datetime.now(UTC) + timedelta(minutes=1)
 
 
 def _print_decisions(
@@ -231,4 +254,8 @@ def _print_decisions(
 
 def _action_line(action: dict[str, Any], outcome: dict[str, Any]) -> str:
     status = outcome.get("status", action.get("status", "?"))
+    if status == "pending" and outcome.get("due_at"):
+        status = f"scheduled for {outcome['due_at'][:16]}"
+    elif status == "dead" and outcome.get("last_error"):
+        status = f"dead: {outcome['last_error'][:60]}"
     return f"{action['action']} → {status}"

@@ -131,6 +131,11 @@ class Settings(BaseSettings):
         default=[], description="Hosts the `webhook` action may call (empty: any host)."
     )
     carrier_webhook_url: str | None = None  # notify_carrier target (signed webhook)
+    return_address: dict[str, str] | None = Field(
+        default=None,
+        description="The shop's return address for return labels, as JSON (name, street1, "
+        "city, state, postalCode, country, phone).",
+    )
     # ===== end of connectors section =====
 
 
