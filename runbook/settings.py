@@ -29,14 +29,20 @@ class Settings(BaseSettings):
     )
 
     # --- serving ------------------------------------------------------------------------
-    host: str = "127.0.0.1"
-    port: int = 8000
-    action_port: int = 8001
-    bootstrap_admin_key: str | None = None
+    host: str = Field(default="127.0.0.1", description="Address the services listen on (--host).")
+    port: int = Field(default=8000, description="rules_service port (--port).")
+    action_port: int = Field(
+        default=8001, description="action_service port (--port of python -m action_service)."
+    )
+    bootstrap_admin_key: str | None = Field(
+        default=None, description="An admin API key from the first start on (stored hashed)."
+    )
     max_body_bytes: int = Field(
         default=20 * 1024 * 1024, description="Largest accepted request body."
     )
-    log_level: str = "INFO"
+    log_level: str = Field(
+        default="INFO", description="Log level of the JSON logs (DEBUG, INFO, WARNING, ERROR)."
+    )
     live_poll_seconds: float = Field(
         default=0.5,
         description="How often each replica checks the database for a change of live versions "
@@ -44,12 +50,25 @@ class Settings(BaseSettings):
     )
 
     # --- action service -----------------------------------------------------------------
-    action_max_attempts: int = 5
-    action_backoff_base_seconds: float = 1.0
-    action_backoff_max_seconds: float = 300.0
-    action_claim_idle_seconds: float = 30.0
-    approval_expiry_seconds: float = 7 * 24 * 3600.0
-    http_timeout_seconds: float = 10.0
+    action_max_attempts: int = Field(
+        default=5,
+        description="Attempts of a transiently failing action before it is dead-lettered.",
+    )
+    action_backoff_base_seconds: float = Field(
+        default=1.0, description="First retry delay; doubles per attempt, with jitter."
+    )
+    action_backoff_max_seconds: float = Field(default=300.0, description="Longest retry delay.")
+    action_claim_idle_seconds: float = Field(
+        default=30.0,
+        description="Stream entries idle this long in a dead consumer are reclaimed (XAUTOCLAIM).",
+    )
+    approval_expiry_seconds: float = Field(
+        default=7 * 24 * 3600.0,
+        description="An action waiting for approval expires after this long.",
+    )
+    http_timeout_seconds: float = Field(
+        default=10.0, description="Timeout of one connector HTTP request."
+    )
 
     # --- rules_service: events, outbox relay, webhooks (owned by rules_service.events) ----
     events_batch_max: int = Field(default=1000, description="Most events in one events:batch.")
@@ -100,37 +119,77 @@ class Settings(BaseSettings):
     action_poll_seconds: float = Field(
         default=0.5, description="How often a worker looks for due (delayed, retried) actions."
     )
-    shopify_base_url: str | None = None  # https://{shop}.myshopify.com
-    shopify_token: str | None = None  # X-Shopify-Access-Token
-    shopify_api_version: str = "2024-10"
-    base_base_url: str = "https://api.thebase.in"
-    base_token: str | None = None
-    ecforce_base_url: str | None = None  # https://{shop}.ec-force.com
-    ecforce_token: str | None = None
-    zendesk_base_url: str | None = None  # https://{subdomain}.zendesk.com
-    zendesk_token: str | None = None  # API token (Basic {email}/token:{token})
-    zendesk_email: str | None = None
-    gorgias_base_url: str | None = None  # https://{domain}.gorgias.com
-    gorgias_token: str | None = None  # API key (Basic {email}:{key})
-    gorgias_email: str | None = None
-    shipstation_base_url: str = "https://ssapi.shipstation.com"
-    shipstation_token: str | None = None  # "{api_key}:{api_secret}" (Basic)
-    shipbob_base_url: str = "https://api.shipbob.com"
-    shipbob_token: str | None = None  # personal access token (Bearer)
-    bnpl_base_url: str = "https://api.paidy.com"
-    bnpl_token: str | None = None  # secret key (Bearer)
-    klaviyo_base_url: str = "https://a.klaviyo.com"
-    klaviyo_token: str | None = None  # private API key
-    klaviyo_revision: str = "2024-10-15"
-    slack_webhook_url: str | None = None  # incoming webhook
-    slack_base_url: str = "https://slack.com/api"
-    slack_token: str | None = None  # bot token: chat.postMessage
-    slack_default_channel: str = "#ops"
-    webhook_secret: str | None = None  # HMAC-SHA256 key of the generic webhook
+    shopify_base_url: str | None = Field(
+        default=None, description="Shopify shop URL, https://{shop}.myshopify.com."
+    )
+    shopify_token: str | None = Field(
+        default=None, description="Shopify Admin API access token (X-Shopify-Access-Token)."
+    )
+    shopify_api_version: str = Field(
+        default="2024-10", description="Shopify Admin API version in the request paths."
+    )
+    base_base_url: str = Field(default="https://api.thebase.in", description="BASE API URL.")
+    base_token: str | None = Field(default=None, description="BASE OAuth access token.")
+    ecforce_base_url: str | None = Field(
+        default=None, description="ecforce shop URL, https://{shop}.ec-force.com."
+    )
+    ecforce_token: str | None = Field(default=None, description="ecforce API token.")
+    zendesk_base_url: str | None = Field(
+        default=None, description="Zendesk URL, https://{subdomain}.zendesk.com."
+    )
+    zendesk_token: str | None = Field(
+        default=None, description="Zendesk API token (Basic {email}/token:{token})."
+    )
+    zendesk_email: str | None = Field(
+        default=None, description="Zendesk agent email the token belongs to."
+    )
+    gorgias_base_url: str | None = Field(
+        default=None, description="Gorgias URL, https://{domain}.gorgias.com."
+    )
+    gorgias_token: str | None = Field(
+        default=None, description="Gorgias API key (Basic {email}:{key})."
+    )
+    gorgias_email: str | None = Field(
+        default=None, description="Gorgias user email the key belongs to."
+    )
+    shipstation_base_url: str = Field(
+        default="https://ssapi.shipstation.com", description="ShipStation API URL."
+    )
+    shipstation_token: str | None = Field(
+        default=None, description="ShipStation credentials as {api_key}:{api_secret} (Basic)."
+    )
+    shipbob_base_url: str = Field(default="https://api.shipbob.com", description="ShipBob API URL.")
+    shipbob_token: str | None = Field(
+        default=None, description="ShipBob personal access token (Bearer)."
+    )
+    bnpl_base_url: str = Field(
+        default="https://api.paidy.com", description="BNPL provider (Paidy) API URL."
+    )
+    bnpl_token: str | None = Field(default=None, description="BNPL provider secret key (Bearer).")
+    klaviyo_base_url: str = Field(default="https://a.klaviyo.com", description="Klaviyo API URL.")
+    klaviyo_token: str | None = Field(default=None, description="Klaviyo private API key.")
+    klaviyo_revision: str = Field(default="2024-10-15", description="Klaviyo API revision header.")
+    slack_webhook_url: str | None = Field(
+        default=None, description="Slack incoming webhook URL (used when no token is set)."
+    )
+    slack_base_url: str = Field(
+        default="https://slack.com/api", description="Slack Web API URL (chat.postMessage)."
+    )
+    slack_token: str | None = Field(
+        default=None, description="Slack bot token: chat.postMessage instead of the webhook."
+    )
+    slack_default_channel: str = Field(
+        default="#ops", description="Channel when a post_slack row names none."
+    )
+    webhook_secret: str | None = Field(
+        default=None, description="HMAC-SHA256 key that signs the generic webhook action."
+    )
     webhook_allowed_hosts: list[str] = Field(
         default=[], description="Hosts the `webhook` action may call (empty: any host)."
     )
-    carrier_webhook_url: str | None = None  # notify_carrier target (signed webhook)
+    carrier_webhook_url: str | None = Field(
+        default=None, description="Where notify_carrier posts (a signed webhook)."
+    )
     return_address: dict[str, str] | None = Field(
         default=None,
         description="The shop's return address for return labels, as JSON (name, street1, "
