@@ -145,6 +145,99 @@ def _cells(cells: dict[str, str]) -> str:
     return ", ".join(f"{column} {text}" for column, text in cells.items() if text)
 
 
+ApiUrl = Annotated[str, typer.Option(envvar="RUNBOOK_URL", help="rules_service URL")]
+ApiKey = Annotated[str, typer.Option(envvar="RUNBOOK_KEY", help="API key (or RUNBOOK_KEY)")]
+
+
+@app.command()
+def upload(
+    file: FileArg,
+    ruleset: Annotated[str, typer.Option(help="Ruleset name (default: the file name)")] = "",
+    url: ApiUrl = "http://127.0.0.1:8000",
+    key: ApiKey = "",
+) -> None:
+    """Upload a workbook to a running rules_service as a new draft version, with progress."""
+    import httpx
+    from rich.progress import Progress
+
+    data = file.read_bytes()
+    kinds = {".xlsx": tables.ruleset.XLSX_TYPES[0], ".csv": "text/csv", ".json": "application/json"}
+    content_type = kinds.get(file.suffix.lower(), "application/octet-stream")
+
+    def chunks(progress: Progress, task: Any) -> Any:
+        for start in range(0, len(data), 64 * 1024):
+            progress.update(task, advance=len(data[start : start + 64 * 1024]))
+            yield data[start : start + 64 * 1024]
+
+    with Progress(transient=True) as progress:
+        task = progress.add_task(f"uploading {file.name}", total=len(data))
+        response = httpx.put(f"{url}/v1/rulesets/{ruleset or file.stem}",
+                             content=chunks(progress, task), timeout=300,
+                             headers={"Authorization": f"Bearer {key}",
+                                      "Content-Type": content_type,
+                                      "Content-Length": str(len(data))})
+    body = _answer(response)
+    typer.secho(f"{body['ruleset']} version {body['version']} ({body['status']}), "
+                f"{len(body.get('warnings', []))} warning(s), sha256 {body['sha256'][:12]}…",
+                fg="green")
+
+
+@app.command("import")
+def import_events(
+    file: Annotated[Path, typer.Argument(help="Events as JSON lines (one event a line) or a "
+                                              "JSON array", exists=True, dir_okay=False)],
+    url: ApiUrl = "http://127.0.0.1:8000",
+    key: ApiKey = "",
+    batch: Annotated[int, typer.Option(help="Events per request")] = 250,
+) -> None:
+    """Post many events through events:batch, with progress; duplicates are harmless."""
+    import httpx
+    from rich.progress import Progress
+
+    events = _read_events(file)
+    decided = duplicates = failed = 0
+    with httpx.Client(base_url=url, timeout=300,
+                      headers={"Authorization": f"Bearer {key}"}) as client, Progress() as progress:
+        task = progress.add_task(f"importing {file.name}", total=len(events))
+        for start in range(0, len(events), batch):
+            chunk = events[start : start + batch]
+            results = _answer(client.post("/v1/events:batch", json={"events": chunk}))["results"]
+            failed += sum(1 for r in results if r.get("error"))
+            duplicates += sum(1 for r in results if r.get("duplicate"))
+            decided += sum(1 for r in results if not r.get("error") and not r.get("duplicate"))
+            progress.update(task, advance=len(chunk))
+    typer.echo(f"{decided} decided, {duplicates} already known, {failed} failed")
+    if failed:
+        raise typer.Exit(1)
+
+
+def _read_events(file: Path) -> list[dict[str, Any]]:
+    text = file.read_text()
+    try:
+        if text.lstrip().startswith("["):
+            events = json.loads(text)
+        else:
+            events = [json.loads(line) for line in text.splitlines() if line.strip()]
+    except json.JSONDecodeError as error:
+        typer.secho(f"{file}: not valid JSON ({error})", fg="red", err=True)
+        raise typer.Exit(2) from None
+    return list(events)
+
+
+def _answer(response: Any) -> Any:
+    if response.status_code >= 400:
+        try:
+            body = response.json()
+        except ValueError:
+            body = {"message": response.text}
+        typer.secho(f"{response.status_code}: {body.get('message', body)}", fg="red", err=True)
+        for detail in body.get("details") or []:
+            if isinstance(detail, dict) and "where" in detail:
+                typer.secho(f"  {detail['where']}: {detail['message']}", fg="red", err=True)
+        raise typer.Exit(1)
+    return response.json()
+
+
 @app.command()
 def template(
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Default: stdout")] = None,

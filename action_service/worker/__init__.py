@@ -1,6 +1,3 @@
-"""Workers: the processor (one action, end to end) and the Redis Streams consumer."""
-
-from action_service.worker.processor import Processor, to_request
-from action_service.worker.stream import StreamWorker
-
-__all__ = ["Processor", "StreamWorker", "to_request"]
+"""Workers: the processor (one action, end to end, `worker.processor`) and the Redis Streams
+consumer (`worker.stream`). Import the modules themselves: the stream worker uses the
+scheduler, which uses the processor, so this package must not import both eagerly."""
