@@ -226,8 +226,11 @@ def _settled(outcome: dict[str, Any]) -> bool:
     if outcome.get("status") in FINAL:
         return True
     due = outcome.get("due_at")
-    return outcome.get("status") == "pending" and bool(due) and datetime.fromisoformat(
-        due.replace("Z", "+00:00")) > datetime.now(UTC) + timedelta(minutes=1)
+    if outcome.get("status") != "pending" or not isinstance(due, str):
+        return False
+    return datetime.fromisoformat(due.replace("Z", "+00:00")) > datetime.now(UTC) + timedelta(
+        minutes=1
+    )
 
 
 def _print_decisions(
