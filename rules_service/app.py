@@ -11,11 +11,13 @@ objects live on `app.state` (`settings`, `engine`, `session_factory`, `redis`, `
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from rules_service.audit.router import router as audit_router
 from rules_service.events.router import router as events_router
@@ -26,6 +28,7 @@ from rules_service.rulesets.registry import LiveRegistry, versions_channel
 from rules_service.rulesets.router import router as rulesets_router
 from rules_service.runs.router import router as runs_router
 from runbook import auth, http
+from runbook.audit.appender import ChainAppender
 from runbook.db import (
     make_engine,
     make_session_factory,
@@ -37,6 +40,8 @@ from runbook.logging import configure_logging
 from runbook.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
+START_RETRY_MIN_SECONDS = 0.5
+START_RETRY_MAX_SECONDS = 5.0
 
 # Every package's `router: APIRouter`, included in this order (events includes webhooks).
 ROUTERS: tuple[APIRouter, ...] = (
@@ -74,15 +79,37 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 
 def start(app: FastAPI) -> None:
-    """Everything the routers need, in order; `stop` undoes it."""
+    """Everything the routers need, in order; `stop` undoes it.
+
+    The engine (lazy: it connects on first use) is made at once. When the database cannot be
+    reached, migrations and what needs the database (bootstrap key, registry, relay) are
+    retried by a background thread: `/healthz` answers meanwhile, `/readyz` and every
+    database-backed call answer 503 until the database is reachable and migrated."""
     settings: Settings = app.state.settings
     configure_logging(settings.log_level)
     url = resolve_database_url(settings)
-    migrate(url)
+    app.state.database_ready = False
     app.state.engine = make_engine(url)
     app.state.session_factory = make_session_factory(app.state.engine)
     app.state.redis = _redis(settings)
+    app.state.startup_stop = threading.Event()
+    try:
+        _start_database_parts(app, url)
+    except (OperationalError, InterfaceError) as error:
+        log.warning("database not reachable at start, retrying in the background: %s", error)
+        thread = threading.Thread(target=_retry_start, args=(app, url), daemon=True,
+                                  name="rules-service-start")
+        app.state.startup_thread = thread
+        thread.start()
+
+
+def _start_database_parts(app: FastAPI, url: str) -> None:
+    settings: Settings = app.state.settings
+    migrate(url)
     _bootstrap_admin(app, settings)
+    previous = getattr(app.state, "registry", None)
+    if previous is not None:  # a start attempt that failed half-way
+        previous.close()
     registry = LiveRegistry(session_factory=app.state.session_factory, redis=app.state.redis,
                             channel=versions_channel(settings.redis_prefix),
                             poll_seconds=settings.live_poll_seconds)
@@ -92,12 +119,43 @@ def start(app: FastAPI) -> None:
         registry=registry, redis=app.state.redis, channel=versions_channel(settings.redis_prefix)
     )
     _start_outbox(app)
+    if getattr(app.state, "audit_appender", None) is None:
+        appender = ChainAppender(session_factory=app.state.session_factory,
+                                 poll_seconds=settings.outbox_poll_seconds)
+        appender.start()
+        app.state.audit_appender = appender
+    app.state.database_ready = True
     log.info("rules_service started", extra={"database": _safe_url(url),
                                                "redis": bool(app.state.redis)})
 
 
+def _retry_start(app: FastAPI, url: str) -> None:
+    stopping: threading.Event = app.state.startup_stop
+    delay = START_RETRY_MIN_SECONDS
+    while not stopping.wait(delay):
+        try:
+            _start_database_parts(app, url)
+            return
+        except (OperationalError, InterfaceError) as error:
+            log.warning("database still not reachable: %s", error)
+            delay = min(delay * 2, START_RETRY_MAX_SECONDS)
+        except Exception:  # noqa: BLE001 - keep trying; a broken migration shows in the log
+            log.exception("starting against the database failed")
+            delay = START_RETRY_MAX_SECONDS
+
+
 def stop(app: FastAPI) -> None:
+    stopping = getattr(app.state, "startup_stop", None)
+    if stopping is not None:
+        stopping.set()
+    thread = getattr(app.state, "startup_thread", None)
+    if thread is not None:
+        thread.join(timeout=30)
     _stop_outbox(app)
+    appender = getattr(app.state, "audit_appender", None)
+    if appender is not None:
+        appender.close()
+        app.state.audit_appender = None
     registry = getattr(app.state, "registry", None)
     if registry is not None:
         registry.close()

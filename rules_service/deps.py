@@ -19,11 +19,13 @@ from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
 from rules_service.rulesets.registry import LiveRegistry
+from runbook.http import require_database
 from runbook.settings import Settings
 
 
 def get_session(request: Request) -> Iterator[Session]:
     """A session for one request: committed when the endpoint returns, rolled back on error."""
+    require_database(request.app.state)
     session: Session = request.app.state.session_factory()
     try:
         yield session
@@ -35,11 +37,22 @@ def get_session(request: Request) -> Iterator[Session]:
         session.close()
 
 
+def after_commit(app: Any) -> None:
+    """Wakes what moves committed work on: the outbox relay and the audit chain appender."""
+    from rules_service.outbox.lifecycle import nudge
+
+    nudge(app)
+    appender = getattr(app.state, "audit_appender", None)
+    if appender is not None:
+        appender.nudge()
+
+
 def get_settings(request: Request) -> Settings:
     return request.app.state.settings  # type: ignore[no-any-return]
 
 
 def get_registry(request: Request) -> LiveRegistry:
+    require_database(request.app.state)
     return request.app.state.registry  # type: ignore[no-any-return]
 
 
@@ -54,6 +67,7 @@ RegistryDep = Annotated[LiveRegistry, Depends(get_registry)]
 RedisDep = Annotated[Any, Depends(get_redis)]
 
 __all__ = [
+    "after_commit",
     "RedisDep",
     "RegistryDep",
     "SessionDep",

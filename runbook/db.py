@@ -112,13 +112,24 @@ def is_sqlite(url: str) -> bool:
 # -------------------------------------------------------------------------------- engines
 
 
+# PostgreSQL pool: kept connections, and extra ones opened (then closed) under load. Sized to
+# the request threadpool (anyio's default 40 threads) plus the background threads, so a busy
+# process neither waits for a connection nor opens and closes one per request.
+POOL_SIZE = 32
+POOL_OVERFLOW = 16
+
+
 def make_engine(url: str | Settings, **kwargs: Any) -> Engine:
     """An engine for `url` (or for the settings' database): SQLite in WAL mode with foreign
-    keys and a busy timeout; PostgreSQL with pre-ping so dropped connections are replaced."""
+    keys and a busy timeout; PostgreSQL with pre-ping so dropped connections are replaced and
+    a pool of `POOL_SIZE` (+ `POOL_OVERFLOW`) connections."""
     resolved = resolve_database_url(url) if isinstance(url, Settings) else normalize_url(url)
     if is_sqlite(resolved):
         return _sqlite_engine(resolved, **kwargs)
     kwargs.setdefault("pool_pre_ping", True)
+    if "poolclass" not in kwargs:
+        kwargs.setdefault("pool_size", POOL_SIZE)
+        kwargs.setdefault("max_overflow", POOL_OVERFLOW)
     return create_engine(resolved, **kwargs)
 
 

@@ -4,7 +4,9 @@
 
 Every error answer is JSON `{"code", "message", "details"?}`: `RunbookError` subclasses with
 their status; request validation → 422 `invalid` with one detail per problem; malformed JSON →
-400 `malformed_json`; Starlette HTTP errors (unknown route, wrong method) by status; anything
+400 `malformed_json`; Starlette HTTP errors (unknown route, wrong method) by status; a
+database that cannot be reached (SQLAlchemy OperationalError, InterfaceError, an invalidated
+connection), wherever it is met (auth key lookup included) → 503 `unavailable`; anything
 else → 500 `internal` (logged with its traceback, never sent). A middleware caps request
 bodies at `settings.max_body_bytes` (413), sets the request id (`X-Request-ID`) for logs and
 answers, and counts requests in `runbook.metrics`.
@@ -22,11 +24,13 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from runbook import metrics
-from runbook.errors import RunbookError, Unauthorized
+from runbook.errors import RunbookError, ServiceUnavailable, Unauthorized
 from runbook.logging import request_id_var
 from runbook.settings import Settings
 
@@ -61,7 +65,11 @@ def install(app: FastAPI, settings: Settings) -> None:
     """Adds the error handlers and the request middleware to `app`."""
     app.add_exception_handler(RunbookError, _runbook_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
+    # A model built inside an endpoint from what the caller sent (a webhook payload turned into
+    # an Event, say) failing validation is the caller's error too: 422, never 500.
+    app.add_exception_handler(ValidationError, _model_error)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
+    app.add_exception_handler(DBAPIError, _database_error)  # type: ignore[arg-type]
     app.add_middleware(RequestMiddleware, max_body_bytes=settings.max_body_bytes)
 
 
@@ -74,6 +82,33 @@ def _runbook_error(_request: Request, error: RunbookError) -> JSONResponse:
     return JSONResponse(error.to_dict(), status_code=error.status_code, headers=headers)
 
 
+def unavailable_database(error: BaseException) -> ServiceUnavailable | None:
+    """The 503 an unreachable database deserves (refused, dropped, timed out, the pool's
+    connection invalidated), or None for any other database error. The one place that
+    decides which driver errors mean "the database is not there"."""
+    if isinstance(error, (OperationalError, InterfaceError)):
+        return ServiceUnavailable("the database is not reachable; retry later")
+    if isinstance(error, DBAPIError) and error.connection_invalidated:
+        return ServiceUnavailable("the database connection was lost; retry later")
+    return None
+
+
+def require_database(state: Any) -> None:
+    """Raises 503 while the app's database is not ready (`state.database_ready` is False: a
+    start that is still waiting for the database or its migrations)."""
+    if getattr(state, "database_ready", True) is False:
+        raise ServiceUnavailable("the database is not ready yet; retry later")
+
+
+def _database_error(request: Request, error: DBAPIError) -> JSONResponse:
+    unavailable = unavailable_database(error)
+    if unavailable is None:
+        raise error  # the middleware's last-resort 500
+    log.warning("database unavailable: %s", type(error.orig or error).__name__,
+                extra={"path": request.url.path})
+    return _runbook_error(request, unavailable)
+
+
 def _validation_error(_request: Request, error: RequestValidationError) -> JSONResponse:
     problems = [_problem(item) for item in error.errors()]
     if any(item.get("type") == "json_invalid" for item in error.errors()):
@@ -83,6 +118,14 @@ def _validation_error(_request: Request, error: RequestValidationError) -> JSONR
         )
     return JSONResponse(
         error_body("invalid", "the request is not valid", problems), status_code=422
+    )
+
+
+def _model_error(_request: Request, error: ValidationError) -> JSONResponse:
+    problems = [_problem(dict(item)) for item in error.errors()]
+    return JSONResponse(
+        error_body("invalid", f"the request is not valid ({error.title})", problems),
+        status_code=422,
     )
 
 
@@ -215,4 +258,5 @@ def _observe(scope: Scope, status: int, seconds: float) -> None:
     metrics.HTTP_SECONDS.labels(route=template).observe(seconds)
 
 
-__all__ = ["BodyTooLarge", "RequestMiddleware", "error_body", "install"]
+__all__ = ["BodyTooLarge", "RequestMiddleware", "error_body", "install", "require_database",
+           "unavailable_database"]

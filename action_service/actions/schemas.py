@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from connectors.base import CATALOGUE
+from runbook.params import NO_NUL
 
 
 class Command(BaseModel):
@@ -105,4 +106,4 @@ class ActionPage(BaseModel):
 class DecisionIn(BaseModel):
     """Body of approve / reject / retry (optional)."""
 
-    comment: str | None = Field(default=None, max_length=2000)
+    comment: str | None = Field(default=None, max_length=2000, pattern=NO_NUL)

@@ -5,18 +5,20 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Response
+from sqlalchemy.orm import Session
 
 from rules_service.deps import SessionDep
 from runbook import audit
 from runbook.audit.schemas import AuditEntryOut, AuditPage, VerifyResult
 from runbook.auth import Principal, require
+from runbook.params import BIGINT_MAX, INT_MAX, NO_NUL, Moment
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
 Auditor = Annotated[Principal, Depends(require("auditor"))]
+Text = Annotated[str | None, Query(pattern=NO_NUL)]
 CSV_COLUMNS = list(AuditEntryOut.model_fields)
 
 
@@ -26,22 +28,25 @@ CSV_COLUMNS = list(AuditEntryOut.model_fields)
 def list_entries(
     session: SessionDep,
     _: Auditor,
-    kind: str | None = None,
-    kind_prefix: Annotated[str | None, Query(description="e.g. `ruleset.` or `action.`")] = None,
-    actor: str | None = None,
-    subject: str | None = None,
-    ruleset: str | None = None,
-    version: int | None = None,
-    run_id: str | None = None,
-    order_id: str | None = None,
-    action_id: str | None = None,
-    since: Annotated[datetime | None, Query(description="inclusive")] = None,
-    until: Annotated[datetime | None, Query(description="exclusive")] = None,
-    after: Annotated[int | None, Query(ge=0, description="sequence-number cursor")] = None,
+    kind: Text = None,
+    kind_prefix: Annotated[str | None, Query(description="e.g. `ruleset.` or `action.`",
+                                             pattern=NO_NUL)] = None,
+    actor: Text = None,
+    subject: Text = None,
+    ruleset: Text = None,
+    version: Annotated[int | None, Query(ge=1, le=INT_MAX)] = None,
+    run_id: Text = None,
+    order_id: Text = None,
+    action_id: Text = None,
+    since: Annotated[Moment | None, Query(description="inclusive")] = None,
+    until: Annotated[Moment | None, Query(description="exclusive")] = None,
+    after: Annotated[int | None, Query(ge=0, le=BIGINT_MAX,
+                                       description="sequence-number cursor")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     accept: Annotated[str | None, Header()] = None,
 ) -> Any:
     """Entries matching every filter, oldest first."""
+    _flush_pending(session)
     rows = audit.query(session=session, kind=kind, kind_prefix=kind_prefix, actor=actor,
                        subject=subject, ruleset=ruleset, version=version, run_id=run_id,
                        order_id=order_id, action_id=action_id, since=since, until=until,
@@ -67,4 +72,11 @@ def _csv(entries: list[AuditEntryOut]) -> Response:
 @router.get("/verify", response_model=VerifyResult)
 def verify_chain(session: SessionDep, _: Auditor) -> VerifyResult:
     """Recomputes the hash chain; names the first modified, missing or reordered entry."""
+    _flush_pending(session)
     return audit.verify(session=session)
+
+
+def _flush_pending(session: Session) -> None:
+    """Chains every committed pending entry first, so a read sees all of them."""
+    while audit.flush_pending(session=session) > 0:
+        session.commit()

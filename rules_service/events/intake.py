@@ -17,14 +17,13 @@ from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session
 
 from rules_service.events import deciding, enrich, keys, store
-from rules_service.events.audit_batch import append_many
 from rules_service.events.schemas import DecisionOut, Event
 from rules_service.events.store import EventKey, Prepared
 from rules_service.outbox.writer import add_commands
 from rules_service.runs import capture as run_capture
 from rules_service.runs.ids import new_run_id
 from rules_service.runs.models import Run
-from runbook import metrics
+from runbook import audit, metrics
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,7 +118,7 @@ def _decide_fresh(
     run_capture.insert_runs(session=session, captured=captured)
     add_commands(session=session, commands=[c for one in captured for c in one.commands], now=now)
     entries = [e for one in captured for e in _audit_entries(actor=actor, run=one.run)]
-    append_many(session=session, entries=entries)  # last: it serializes appenders until commit
+    audit.enqueue(session=session, entries=entries)  # chained after commit by the appender
     return results
 
 

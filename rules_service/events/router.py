@@ -7,10 +7,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends, Request, Response
 from pydantic import BaseModel, Field
 
-from rules_service.deps import RegistryDep, SessionDep, SettingsDep
+from rules_service.deps import RegistryDep, SessionDep, SettingsDep, after_commit
 from rules_service.events import service
 from rules_service.events.schemas import BatchOut, DecisionOut, Event
-from rules_service.outbox.lifecycle import nudge
 from rules_service.webhooks.router import router as webhooks_router
 from runbook.auth import Principal, require
 
@@ -39,7 +38,7 @@ def post_event(
         event=event,
         registry=registry,
         actor=caller.name,
-        on_commit=lambda: nudge(request.app),
+        on_commit=lambda: after_commit(request.app),
     )
     if accepted.duplicate:
         response.headers[REPLAYED_HEADER] = "true"
@@ -63,7 +62,7 @@ def post_events_batch(
         actor=caller.name,
         chunk_size=settings.events_batch_chunk,
         max_items=settings.events_batch_max,
-        on_commit=lambda: nudge(request.app),
+        on_commit=lambda: after_commit(request.app),
     )
 
 

@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+
+from runbook.params import NO_NUL
+
+# History windows reach 90 days back from an event; these bounds keep every date arithmetic
+# of enrichment inside what datetime and the databases can hold.
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(9000, 1, 1, tzinfo=UTC)
 
 
 class Event(BaseModel):
@@ -12,13 +20,45 @@ class Event(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    id: str = Field(min_length=1, max_length=200, description="The sender's id of the event")
+    id: str = Field(min_length=1, max_length=200, pattern=NO_NUL,
+                    description="The sender's id of the event")
     source: str = Field(
-        default="api", min_length=1, max_length=100, description="Who sent it (shopify, …)"
+        default="api", min_length=1, max_length=100, pattern=NO_NUL,
+        description="Who sent it (shopify, …)",
     )
-    type: str = Field(min_length=1, max_length=100, description="e.g. return.requested")
-    occurred_at: AwareDatetime = Field(description="When it happened (with a time zone)")
+    type: str = Field(min_length=1, max_length=100, pattern=NO_NUL,
+                      description="e.g. return.requested")
+    occurred_at: AwareDatetime = Field(description="When it happened (with a time zone), "
+                                       "between 1970 and 9000")
     data: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("occurred_at")
+    @classmethod
+    def _within_bounds(cls, moment: datetime) -> datetime:
+        try:
+            utc = moment.astimezone(UTC)
+        except OverflowError:
+            utc = None
+        if utc is None or not EARLIEST <= utc <= LATEST:
+            raise ValueError("occurred_at must be between 1970-01-01 and 9000-01-01")
+        return moment
+
+    @field_validator("data")
+    @classmethod
+    def _no_nul(cls, data: dict[str, Any]) -> dict[str, Any]:
+        if _has_nul(data):
+            raise ValueError("text in data cannot contain the NUL character")
+        return data
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(item) for item in value)
+    return False
 
 
 class ActionOut(BaseModel):

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy.exc import DataError, DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError
 from sqlalchemy.orm import Session
 
 from rules_service.events import deciding, intake
@@ -23,7 +23,8 @@ from rules_service.events.schemas import (
     Event,
 )
 from rules_service.events.store import EventKey, event_key
-from runbook.errors import RunbookError, ServiceUnavailable, Unprocessable
+from runbook.errors import RunbookError, Unprocessable
+from runbook.http import unavailable_database
 
 OnCommit = Callable[[], None]
 
@@ -33,16 +34,14 @@ def database_errors(session: Session) -> Iterator[None]:
     """Rolls back on any error; an unreachable database becomes ServiceUnavailable."""
     try:
         yield
-    except (OperationalError, InterfaceError) as error:
-        _rollback_quietly(session)
-        raise ServiceUnavailable("the database is not reachable; retry later") from error
     except DataError as error:  # e.g. a NUL character PostgreSQL JSON cannot hold
         _rollback_quietly(session)
         raise Unprocessable("the event cannot be stored", details=str(error.orig)[:500]) from error
     except DBAPIError as error:
         _rollback_quietly(session)
-        if error.connection_invalidated:
-            raise ServiceUnavailable("the database connection was lost; retry later") from error
+        unavailable = unavailable_database(error)
+        if unavailable is not None:
+            raise unavailable from error
         raise
     except BaseException:
         _rollback_quietly(session)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
+from pydantic import field_validator
 
 from rules_service.deps import SessionDep
 from runbook import auth
@@ -15,8 +16,19 @@ router = APIRouter(prefix="/v1/keys", tags=["keys"])
 Admin = Annotated[Principal, Depends(require("admin"))]
 
 
+class KeyCreateIn(KeyCreate):
+    """`KeyCreate`, and a name the database can store (PostgreSQL text holds no NUL)."""
+
+    @field_validator("name")
+    @classmethod
+    def _storable(cls, value: str) -> str:
+        if "\x00" in value:
+            raise ValueError("name must not contain NUL characters")
+        return value
+
+
 @router.post("", response_model=KeyCreated, status_code=201)
-def create_key(body: KeyCreate, session: SessionDep, principal: Admin) -> KeyCreated:
+def create_key(body: KeyCreateIn, session: SessionDep, principal: Admin) -> KeyCreated:
     """A new API key. The key is in this answer only: store it now."""
     row, key = auth.create_key(session=session, name=body.name, roles=list(body.roles),
                                created_by=principal.actor)

@@ -36,6 +36,8 @@ def _check_database(request: Request) -> str:
     factory = getattr(request.app.state, "session_factory", None)
     if factory is None:
         return "not started"
+    if getattr(request.app.state, "database_ready", True) is False:
+        return "starting"
     try:
         with factory() as session:
             session.execute(text("SELECT 1"))

@@ -23,6 +23,7 @@ from rules_service.rulesets.schemas import (
     VersionSummary,
 )
 from runbook.auth import Principal, require
+from runbook.params import INT_MAX, NO_NUL
 
 router = APIRouter(prefix="/v1/rulesets", tags=["rulesets"])
 
@@ -30,8 +31,9 @@ READ_ROLES = ("ops", "approver", "auditor")
 Reader = Annotated[Principal, Depends(require(*READ_ROLES))]
 Ops = Annotated[Principal, Depends(require("ops"))]
 Approver = Annotated[Principal, Depends(require("approver"))]
-Name = Annotated[str, Path(description="Ruleset name", max_length=100)]
-VersionNo = Annotated[int, Path(ge=1, description="Version number")]
+Name = Annotated[str, Path(description="Ruleset name", max_length=100,
+                                   pattern=NO_NUL)]
+VersionNo = Annotated[int, Path(ge=1, le=INT_MAX, description="Version number")]
 
 _UPLOAD_BODY: dict[str, Any] = {
     "requestBody": {
@@ -134,8 +136,8 @@ def export_version(
 @router.get("/{name}/diff", response_model=DiffOut)
 def diff_versions(
     name: Name, session: SessionDep, _: Reader,
-    from_version: Annotated[int, Query(alias="from", ge=1)],
-    to_version: Annotated[int, Query(alias="to", ge=1)],
+    from_version: Annotated[int, Query(alias="from", ge=1, le=INT_MAX)],
+    to_version: Annotated[int, Query(alias="to", ge=1, le=INT_MAX)],
 ) -> DiffOut:
     changes = service.diff(session=session, ruleset=name, from_version=from_version,
                            to_version=to_version)

@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from runbook.params import NO_NUL
+
 Status = Literal["draft", "approved", "live", "retired"]
 
 
@@ -103,7 +105,7 @@ class PublishIn(BaseModel):
 class ApproveIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    comment: str | None = Field(default=None, max_length=2000)
+    comment: str | None = Field(default=None, max_length=2000, pattern=NO_NUL)
 
 
 class PublicationOut(BaseModel):

@@ -36,8 +36,13 @@ def text_id(value: Any) -> str | None:
 
 
 def first_time(*values: Any) -> datetime | None:
+    """The first of `values` that is a time; one that cannot be expressed in UTC (such as
+    `0001-01-01T00:00:00+01:00`) counts as no time, like an unparseable one."""
     for value in values:
-        moment = parse_time(value)
+        try:
+            moment = parse_time(value)
+        except OverflowError:
+            continue
         if moment is not None:
             return moment
     return None

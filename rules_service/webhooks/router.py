@@ -12,10 +12,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, Request, Response
 from sqlalchemy.orm import Session
 
-from rules_service.deps import RegistryDep, SessionDep, SettingsDep
+from rules_service.deps import RegistryDep, SessionDep, SettingsDep, after_commit
 from rules_service.events import service
 from rules_service.events.schemas import DecisionOut, Event
-from rules_service.outbox.lifecycle import nudge
 from rules_service.webhooks import shopify, tracking
 from rules_service.webhooks.normalize import json_object
 from rules_service.webhooks.signatures import verify
@@ -98,7 +97,7 @@ def _intake(
         event=event,
         registry=registry,
         actor=actor,
-        on_commit=lambda: nudge(request.app),
+        on_commit=lambda: after_commit(request.app),
     )
     if accepted.duplicate:
         response.headers["Idempotent-Replayed"] = "true"

@@ -7,16 +7,16 @@ head row (on SQLite the head update takes the database's single write lock).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Select, insert, select, update
+from sqlalchemy import Select, Table, insert, select, update
 from sqlalchemy.orm import Session
 
 from runbook.audit.chain import entry_hash, normalize_data
-from runbook.audit.models import GENESIS_HASH, AuditEntry, AuditHead
+from runbook.audit.models import GENESIS_HASH, AuditEntry, AuditHead, AuditPending
 from runbook.audit.schemas import VerifyProblem, VerifyResult
 from runbook.db import advisory_xact_lock
 
@@ -42,21 +42,13 @@ def append(
     at: datetime | None = None,
 ) -> AuditEntry:
     """Adds one entry at the end of the chain inside the caller's transaction."""
-    seq, prev_hash = _claim_next(session)
-    fields: dict[str, Any] = {
-        "seq": seq,
-        "at": (at or datetime.now(UTC)).astimezone(UTC),
-        "actor": actor,
-        "kind": kind,
-        "subject": subject,
-        "ruleset": ruleset,
-        "version": version,
-        "run_id": run_id,
-        "order_id": order_id,
-        "action_id": action_id,
-        "data": normalize_data(data),
-        "prev_hash": prev_hash,
-    }
+    seq, prev_hash = _claim(session, 1)
+    fields = _fields_of(
+        {"actor": actor, "kind": kind, "subject": subject, "data": data, "ruleset": ruleset,
+         "version": version, "run_id": run_id, "order_id": order_id, "action_id": action_id,
+         "at": at},
+        seq=seq, prev_hash=prev_hash, now=datetime.now(UTC),
+    )
     digest = entry_hash(fields)
     entry = AuditEntry(**fields, hash=digest)
     session.add(entry)
@@ -65,19 +57,105 @@ def append(
     return entry
 
 
-def _claim_next(session: Session) -> tuple[int, str]:
-    """Locks the chain head for the rest of the transaction; returns (next seq, previous hash)."""
+def append_many(*, session: Session, entries: Sequence[Mapping[str, Any]]) -> None:
+    """Appends `entries` (each the keyword arguments of `append` but `session`), in order, at
+    the end of the chain inside the caller's transaction: one head claim and one insert for
+    all of them, the same chain `append` would have written entry by entry."""
+    if not entries:
+        return
+    first_seq, prev_hash = _claim(session, len(entries))
+    now = datetime.now(UTC)
+    rows = []
+    for offset, entry in enumerate(entries):
+        fields = _fields_of(entry, seq=first_seq + offset, prev_hash=prev_hash, now=now)
+        prev_hash = entry_hash(fields)
+        rows.append({**fields, "hash": prev_hash})
+    session.execute(_ENTRIES.insert(), rows)  # Core: no ORM objects to track
+    session.execute(update(AuditHead).where(AuditHead.id == HEAD_ID).values(last_hash=prev_hash))
+
+
+_ENTRIES: Table = AuditEntry.__table__  # type: ignore[assignment]
+_PENDING: Table = AuditPending.__table__  # type: ignore[assignment]
+_ENTRY_KEYS = frozenset({"actor", "kind", "subject", "data", "ruleset", "version", "run_id",
+                         "order_id", "action_id", "at"})
+
+
+def enqueue(*, session: Session, entries: Sequence[Mapping[str, Any]]) -> None:
+    """Records `entries` (as for `append_many`) in the caller's transaction without touching
+    the chain head: no lock, so concurrent writers do not wait for each other's commits. They
+    commit (or roll back) with the caller's work; `flush_pending` later chains them in order.
+    Readers of the log call `flush_pending` first, so none is ever missing from a read."""
+    if not entries:
+        return
+    now = datetime.now(UTC)
+    rows = []
+    for entry in entries:
+        fields = _fields_of(entry, seq=0, prev_hash="", now=now)
+        del fields["seq"], fields["prev_hash"]
+        rows.append(fields)
+    session.execute(_PENDING.insert(), rows)
+
+
+def flush_pending(*, session: Session, limit: int = 1000) -> int:
+    """Moves up to `limit` committed pending entries into the chain, oldest first, in the
+    caller's transaction (the caller commits); answers how many. Flushers are serialized by
+    the chain head's lock, so each entry is chained once."""
+    if not _has_pending(session):
+        return 0
+    advisory_xact_lock(session, AUDIT_LOCK_KEY)
+    rows = session.execute(
+        select(_PENDING).order_by(_PENDING.c.id).limit(max(1, limit))
+    ).all()
+    if not rows:
+        return 0
+    append_many(session=session, entries=[
+        {name: getattr(row, name) for name in _ENTRY_KEYS} for row in rows
+    ])
+    session.execute(_PENDING.delete().where(_PENDING.c.id.in_([row.id for row in rows])))
+    return len(rows)
+
+
+def _has_pending(session: Session) -> bool:
+    return session.execute(select(_PENDING.c.id).limit(1)).first() is not None
+
+
+def _fields_of(
+    entry: Mapping[str, Any], *, seq: int, prev_hash: str, now: datetime
+) -> dict[str, Any]:
+    unknown = set(entry) - _ENTRY_KEYS
+    if unknown:
+        raise TypeError(f"unknown audit entry fields: {sorted(unknown)}")
+    at = entry.get("at") or now
+    return {
+        "seq": seq,
+        "at": at.astimezone(UTC),
+        "actor": entry["actor"],
+        "kind": entry["kind"],
+        "subject": entry["subject"],
+        "ruleset": entry.get("ruleset"),
+        "version": entry.get("version"),
+        "run_id": entry.get("run_id"),
+        "order_id": entry.get("order_id"),
+        "action_id": entry.get("action_id"),
+        "data": normalize_data(entry.get("data")),
+        "prev_hash": prev_hash,
+    }
+
+
+def _claim(session: Session, count: int) -> tuple[int, str]:
+    """Locks the chain head for the rest of the transaction and claims `count` sequence
+    numbers; answers (the first of them, the hash before it)."""
     advisory_xact_lock(session, AUDIT_LOCK_KEY)
     row = session.execute(
         update(AuditHead)
         .where(AuditHead.id == HEAD_ID)
-        .values(last_seq=AuditHead.last_seq + 1)
+        .values(last_seq=AuditHead.last_seq + count)
         .returning(AuditHead.last_seq, AuditHead.last_hash)
     ).one_or_none()
     if row is None:
         _create_head(session)
-        return _claim_next(session)
-    return int(row[0]), str(row[1])
+        return _claim(session, count)
+    return int(row[0]) - count + 1, str(row[1])
 
 
 def _create_head(session: Session) -> None:

@@ -22,6 +22,7 @@ from runbook.auth.principal import ROLES, Principal
 from runbook.auth.service import authenticate, hash_key
 from runbook.db import session_scope
 from runbook.errors import Forbidden, Unauthorized
+from runbook.http import require_database
 
 CACHE_SECONDS = 2.0
 CACHE_SIZE = 1024
@@ -70,6 +71,7 @@ def principal_for(request: Request, key: str) -> Principal | None:
     principal = cache.get(digest)
     if principal is not None:
         return principal
+    require_database(request.app.state)
     with session_scope(request.app.state.session_factory) as session:
         principal = authenticate(session=session, key=key)
     if principal is not None:

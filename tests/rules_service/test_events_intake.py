@@ -12,7 +12,7 @@ from rules_service.events.models import StoredEvent
 from rules_service.outbox.models import OutboxRow
 from rules_service.runs.models import Run
 from runbook import audit
-from runbook.audit import AuditEntry
+from runbook.audit import AuditEntry, AuditPending
 from tests.rules_service.test_events_support import Harness, event, harness
 
 
@@ -59,7 +59,8 @@ def test_decides_captures_and_queues(h: Harness) -> None:
     ]
     assert decision["enriched"]["delivery"]["days_since"] == 19
     assert _count(h, OutboxRow) == 2
-    with h.factory() as session:
+    with h.factory() as session:  # enqueued with the run, chained by the appender (here: now)
+        assert audit.flush_pending(session=session) >= 1
         entries = list(
             session.scalars(select(AuditEntry).where(AuditEntry.run_id == decision["run_id"]))
         )
@@ -168,7 +169,7 @@ def test_invalid_event_and_auth(h: Harness) -> None:
 
 def test_dry_run_stores_nothing_but_reads_history(h: Harness) -> None:
     h.post_event(cancel("first", "2026-11-01T00:00:00Z", "o-1"))
-    before = [_count(h, m) for m in (StoredEvent, Run, OutboxRow, AuditEntry)]
+    before = [_count(h, m) for m in (StoredEvent, Run, OutboxRow, AuditEntry, AuditPending)]
     answer = h.client.post(
         "/v1/decide", json=cancel("dry", "2026-11-10T00:00:00Z", "o-2"), headers=h.headers()
     )
@@ -177,7 +178,7 @@ def test_dry_run_stores_nothing_but_reads_history(h: Harness) -> None:
     assert decision["run_id"] is None
     assert decision["enriched"]["customer"]["cancellations_30d"] == 2
     assert decision["decisions"][0]["actions"][0]["status"] == "not_queued"
-    assert [_count(h, m) for m in (StoredEvent, Run, OutboxRow, AuditEntry)] == before
+    assert [_count(h, m) for m in (StoredEvent, Run, OutboxRow, AuditEntry, AuditPending)] == before
 
 
 def test_batch_decides_each_event_with_its_own_result(h: Harness) -> None:
@@ -206,6 +207,7 @@ def test_batch_decides_each_event_with_its_own_result(h: Harness) -> None:
     plain = h.client.post("/v1/events:batch", json=items[:1], headers=h.headers())
     assert plain.json()["duplicates"] == 1
     with h.factory() as session:  # the batch's audit entries extend the chain correctly
+        audit.flush_pending(session=session)
         assert audit.verify(session=session).ok
         decided = audit.query(session=session, kind="event.decided", limit=10)
     assert [e.run_id for e in decided][1:] == [results[i]["decision"]["run_id"] for i in (0, 3)]
