@@ -11,12 +11,12 @@ from __future__ import annotations
 import bisect
 import itertools
 from dataclasses import dataclass, field
-from datetime import date, datetime
 from typing import Any
 
 from . import lang as L
 from . import values as V
 from .analysis import ParsedTable
+from .compiler import literal_kind
 from .model import Problem
 
 MAX_WARNINGS_PER_CHECK = 10
@@ -35,16 +35,7 @@ _ANY = _Shape("any")
 _UNKNOWN = _Shape("unknown")
 
 
-def _kind(value: Any) -> str | None:
-    if isinstance(value, bool):
-        return "b"
-    if V.is_number(value):
-        return "n"
-    if isinstance(value, str):
-        return "s"
-    if isinstance(value, date) and not isinstance(value, datetime):
-        return "d"
-    return None
+_kind = literal_kind
 
 
 @dataclass(slots=True)

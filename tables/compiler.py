@@ -52,7 +52,8 @@ class _Domain:
         return 2 * len(self.numbers if kind == "n" else self.dates) + 1
 
 
-def _literal_kind(value: Any) -> str | None:
+def literal_kind(value: Any) -> str | None:
+    """How the engine sees a literal: b(oolean), n(umber), s(tring), d(ate); None: not at all."""
     if isinstance(value, bool):
         return "b"
     if V.is_number(value):
@@ -144,7 +145,7 @@ def _native_items(test: L.Test) -> list[L.Cmp | L.Range] | None:
         if not all(isinstance(i, L.Cmp) and i.op == "=" for i in items):
             return None  # ranges in a list may overlap, and the engine fires once per branch
         values = [i.operand.value if isinstance(i.operand, L.Lit) else None for i in items]  # type: ignore[union-attr]
-        kinds = {_literal_kind(v) for v in values}
+        kinds = {literal_kind(v) for v in values}
         keys = {V.to_number(v) if V.is_number(v) else v for v in values}
         if len(kinds) != 1 or len(keys) != len(values):
             return None
@@ -154,14 +155,14 @@ def _native_items(test: L.Test) -> list[L.Cmp | L.Range] | None:
         if isinstance(item, L.Cmp):
             if item.op == "!=" or not isinstance(item.operand, L.Lit):
                 return None
-            kind = _literal_kind(item.operand.value)
+            kind = literal_kind(item.operand.value)
             if kind is None or (item.op != "=" and kind not in _ORDERED_KINDS):
                 return None
         else:
             ends = (item.low, item.high)
             if not all(isinstance(e, L.Lit) for e in ends):
                 return None
-            kinds = {_literal_kind(e.value) for e in ends}  # type: ignore[union-attr]
+            kinds = {literal_kind(e.value) for e in ends}  # type: ignore[union-attr]
             if len(kinds) != 1 or kinds.pop() not in _ORDERED_KINDS:
                 return None
     return list(items)
@@ -172,7 +173,7 @@ def _collect_literals(domain: _Domain, items: list[L.Cmp | L.Range]) -> None:
         ends = [item.operand] if isinstance(item, L.Cmp) else [item.low, item.high]
         for end in ends:
             value = end.value  # type: ignore[union-attr]
-            kind = _literal_kind(value)
+            kind = literal_kind(value)
             if kind == "n":
                 domain.numbers.append(float(value))
             elif kind == "d":
@@ -183,13 +184,13 @@ def _collect_literals(domain: _Domain, items: list[L.Cmp | L.Range]) -> None:
 
 def _intervals(domain: _Domain, item: L.Cmp | L.Range) -> Interval:
     if isinstance(item, L.Range):
-        kind = _literal_kind(item.low.value)  # type: ignore[union-attr]
+        kind = literal_kind(item.low.value)  # type: ignore[union-attr]
         assert kind is not None
         low = _encode_literal(domain, kind, item.low.value)  # type: ignore[union-attr]
         high = _encode_literal(domain, kind, item.high.value)  # type: ignore[union-attr]
         return kind, low if item.low_closed else low + 1, high if item.high_closed else high - 1
     value = item.operand.value  # type: ignore[union-attr]
-    kind = _literal_kind(value)
+    kind = literal_kind(value)
     assert kind is not None
     code = _encode_literal(domain, kind, value)
     top = domain.size(kind) if kind in _ORDERED_KINDS else code

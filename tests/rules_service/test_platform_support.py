@@ -8,16 +8,15 @@ Workbooks are real .xlsx bytes written with openpyxl. `running_app` starts the r
 from __future__ import annotations
 
 import contextlib
-import io
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import openpyxl
 from fastapi.testclient import TestClient
 
 from rules_service.app import create_app
 from runbook.settings import Settings
+from tests.tables.workbooks import make_xlsx
 
 ADMIN_KEY = "rbk_test_bootstrap_admin_key"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -27,15 +26,7 @@ Rows = list[list[Any]]
 
 
 def xlsx(sheets: dict[str, Rows]) -> bytes:
-    book = openpyxl.Workbook()
-    book.remove(book.active)
-    for name, rows in sheets.items():
-        sheet = book.create_sheet(name)
-        for row in rows:
-            sheet.append(row)
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
+    return make_xlsx(sheets)
 
 
 def return_rows(*, money: bool = True, threshold: int = 30000,

@@ -3,28 +3,20 @@ references, warnings, forward chaining, hit policies, _tests, CSV, JSON and expo
 
 from __future__ import annotations
 
-import io
 import json
 from typing import Any
 
-import openpyxl
 import pytest
 
 import tables
+
+from .workbooks import make_xlsx
 
 Rows = list[list[Any]]
 
 
 def xlsx(sheets: dict[str, Rows]) -> bytes:
-    book = openpyxl.Workbook()
-    book.remove(book.active)
-    for name, rows in sheets.items():
-        sheet = book.create_sheet(name)
-        for row in rows:
-            sheet.append(row)
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
+    return make_xlsx(sheets)
 
 
 def table(name: str, trigger: str, policy: str, header: list[str], *rules: list[Any]) -> Rows:
