@@ -9,7 +9,6 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
-from sqlalchemy import text
 
 from action_service import metrics as action_metrics
 from action_service.actions import service
@@ -17,6 +16,7 @@ from action_service.actions.models import Status
 from action_service.worker.stream import GROUP, stream_name
 from runbook import metrics
 from runbook.db import session_scope
+from runbook.health import check_database, check_redis
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["ops"])
@@ -29,35 +29,11 @@ def healthz() -> dict[str, str]:
 
 @router.get("/readyz")
 def readyz(request: Request) -> JSONResponse:
-    checks = {"database": _check_database(request), "redis": _check_redis(request)}
+    state = request.app.state
+    checks = {"database": check_database(state), "redis": check_redis(state)}
     ready = all(value in ("ok", "disabled") for value in checks.values())
     body: dict[str, Any] = {"status": "ready" if ready else "unavailable", "checks": checks}
     return JSONResponse(body, status_code=200 if ready else 503)
-
-
-def _check_database(request: Request) -> str:
-    factory = getattr(request.app.state, "session_factory", None)
-    if factory is None:
-        return "not started"
-    try:
-        with factory() as session:
-            session.execute(text("SELECT 1"))
-        return "ok"
-    except Exception as error:  # noqa: BLE001
-        log.warning("database not reachable: %s", error)
-        return "unreachable"
-
-
-def _check_redis(request: Request) -> str:
-    client = getattr(request.app.state, "redis", None)
-    if client is None:
-        return "disabled"
-    try:
-        client.ping()
-        return "ok"
-    except Exception as error:  # noqa: BLE001
-        log.warning("redis not reachable: %s", error)
-        return "unreachable"
 
 
 @router.get("/metrics", response_class=Response)

@@ -148,7 +148,7 @@ def _insert(session: Session) -> Any:
         from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
         return sqlite_insert(_TABLE)
-    raise NotImplementedError(f"event store does not support {dialect}")  # pragma: no cover
+    raise RuntimeError(f"unsupported database {dialect!r}: Runbook runs on PostgreSQL or SQLite")
 
 
 __all__ = ["EventKey", "Prepared", "event_key", "insert_new", "prepare", "unique_events"]
