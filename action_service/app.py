@@ -7,8 +7,6 @@ embedded worker in the same process).
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
@@ -33,22 +31,13 @@ def create_app(settings: Settings | None = None, *, worker: bool = True) -> Fast
     settings = settings or get_settings()
     app = FastAPI(title="Runbook action service", version="0.1.0",
                   description="Runs action commands through connectors, exactly once in effect.",
-                  lifespan=_lifespan)
+                  lifespan=http.lifespan(start, stop))
     app.state.settings = settings
     app.state.run_worker = worker
     http.install(app, settings)
     app.include_router(ops_router)
     app.include_router(actions_router)
     return app
-
-
-@asynccontextmanager
-async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
-    start(app)
-    try:
-        yield
-    finally:
-        stop(app)
 
 
 def start(app: FastAPI) -> None:

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
@@ -60,22 +58,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="Runbook rules service",
         version="0.1.0",
         description="Decision tables in a spreadsheet, run as a rules service.",
-        lifespan=_lifespan,
+        lifespan=http.lifespan(start, stop),
     )
     app.state.settings = settings
     http.install(app, settings)
     for router in ROUTERS:
         app.include_router(router)
     return app
-
-
-@asynccontextmanager
-async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
-    start(app)
-    try:
-        yield
-    finally:
-        stop(app)
 
 
 def start(app: FastAPI) -> None:

@@ -19,6 +19,7 @@ from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
 from rules_service.rulesets.registry import LiveRegistry
+from runbook.db import session_scope
 from runbook.http import require_database
 from runbook.settings import Settings
 
@@ -26,15 +27,8 @@ from runbook.settings import Settings
 def get_session(request: Request) -> Iterator[Session]:
     """A session for one request: committed when the endpoint returns, rolled back on error."""
     require_database(request.app.state)
-    session: Session = request.app.state.session_factory()
-    try:
+    with session_scope(request.app.state.session_factory) as session:
         yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
 
 
 def after_commit(app: Any) -> None:

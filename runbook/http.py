@@ -18,7 +18,8 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -59,6 +60,22 @@ def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
     if details is not None:
         body["details"] = details
     return body
+
+
+def lifespan(
+    start: Callable[[FastAPI], None], stop: Callable[[FastAPI], None]
+) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """A FastAPI lifespan that runs `start(app)` before serving and `stop(app)` after."""
+
+    @asynccontextmanager
+    async def run(app: FastAPI) -> AsyncIterator[None]:
+        start(app)
+        try:
+            yield
+        finally:
+            stop(app)
+
+    return run
 
 
 def install(app: FastAPI, settings: Settings) -> None:

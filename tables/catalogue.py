@@ -97,7 +97,6 @@ def required_parameters(action: str) -> list[str]:
 def check_literal(action: str, key: str, value: Any) -> str | None:
     """A sentence saying why `value` does not fit `key` of `action`, or None when it fits."""
     model = CATALOGUE[action]
-    field = model.model_fields[key]
     probe = {name: "https://example.invalid" for name in required_parameters(action)}
     probe[key] = value
     try:
@@ -106,5 +105,4 @@ def check_literal(action: str, key: str, value: Any) -> str | None:
         for item in error.errors():
             if item["loc"] and item["loc"][0] == key:
                 return f"{key}: {item['msg'].lower()} (got {value!r})"
-    del field
     return None

@@ -16,7 +16,7 @@ from typing import Any
 from . import lang as L
 from . import values as V
 from .analysis import ParsedTable
-from .compiler import literal_kind
+from .compiler import literal_kind, rank
 from .model import Problem
 
 MAX_WARNINGS_PER_CHECK = 10
@@ -35,7 +35,6 @@ _ANY = _Shape("any")
 _UNKNOWN = _Shape("unknown")
 
 
-_kind = literal_kind
 
 
 @dataclass(slots=True)
@@ -44,8 +43,7 @@ class _Column:
     ordered_kind: str | None = None
 
     def code(self, value: Any) -> int:
-        at = bisect.bisect_left(self.literals, value)
-        return 2 * at + 2 if at < len(self.literals) and self.literals[at] == value else 2 * at + 1
+        return rank(self.literals, value)
 
     @property
     def top(self) -> int:
@@ -84,7 +82,7 @@ def _literal_values(test: L.Test) -> list[Any] | None:
     for item in items:
         ends = [item.operand] if isinstance(item, L.Cmp) else [item.low, item.high]
         for end in ends:
-            if not isinstance(end, L.Lit) or _kind(end.value) is None:
+            if not isinstance(end, L.Lit) or literal_kind(end.value) is None:
                 return None
             if isinstance(item, L.Cmp) and item.op == "!=":
                 return None
@@ -96,7 +94,7 @@ def _column_domain(tests: list[L.Test]) -> _Column:
     ordered: dict[str, set[Any]] = {"n": set(), "d": set()}
     for test in tests:
         for value in _literal_values(test) or []:
-            kind = _kind(value)
+            kind = literal_kind(value)
             if kind in ordered:
                 ordered[kind].add(float(value) if kind == "n" else value)
     kinds = [k for k, v in ordered.items() if v]
@@ -112,7 +110,7 @@ def _shape(test: L.Test, column: _Column) -> _Shape:
     values = _literal_values(test)
     if items is None or values is None:
         return _UNKNOWN
-    kinds = {_kind(v) for v in values}
+    kinds = {literal_kind(v) for v in values}
     if len(kinds) != 1:
         return _UNKNOWN
     kind = kinds.pop()

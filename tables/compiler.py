@@ -43,13 +43,18 @@ class _Domain:
     texts: dict[str, int] = field(default_factory=dict)
 
     def rank(self, kind: str, value: Any) -> int:
-        values: list[Any] = self.numbers if kind == "n" else self.dates
-        at = bisect.bisect_left(values, value)
-        return 2 * at + 2 if at < len(values) and values[at] == value else 2 * at + 1
+        return rank(self.numbers if kind == "n" else self.dates, value)
 
     def size(self, kind: str) -> int:
         """The highest code of an ordered kind (a value above every literal)."""
         return 2 * len(self.numbers if kind == "n" else self.dates) + 1
+
+
+def rank(literals: list[Any], value: Any) -> int:
+    """The order-preserving code of `value` among sorted `literals`: literal i is 2i + 2, a
+    value between literals i - 1 and i is 2i + 1, so <, <=, =, >=, > keep their meaning."""
+    at = bisect.bisect_left(literals, value)
+    return 2 * at + 2 if at < len(literals) and literals[at] == value else 2 * at + 1
 
 
 def literal_kind(value: Any) -> str | None:
@@ -90,7 +95,6 @@ def _reader(column: int, domain: _Domain, index: _ColumnIndex) -> Callable[[Any]
     true_rows, false_rows = exact.get(("b", 1), 0), exact.get(("b", 0), 0)
     text_rows = {code: exact.get(("s", code), 0) for code in texts.values()}
     n_key, d_key, s_key, b_key = (f',"{kind}{column}":' for kind in "ndsb")
-    bisect_left = bisect.bisect_left
     finite = math.isfinite
 
     def read(value: Any) -> tuple[int, str]:
@@ -106,8 +110,7 @@ def _reader(column: int, domain: _Domain, index: _ColumnIndex) -> Callable[[Any]
             else:
                 number = V.to_number(value)
             if number is not None:
-                at = bisect_left(numbers, number)
-                code = 2 * at + 2 if at < len(numbers) and numbers[at] == number else 2 * at + 1
+                code = rank(numbers, number)
                 if by_number is not None:
                     rows |= by_number[code]
                 fragment = f"{n_key}{code}"
@@ -119,8 +122,7 @@ def _reader(column: int, domain: _Domain, index: _ColumnIndex) -> Callable[[Any]
         if dates and not V.is_number(value):
             day = V.to_date(value)
             if day is not None:
-                at = bisect_left(dates, day)
-                code = 2 * at + 2 if at < len(dates) and dates[at] == day else 2 * at + 1
+                code = rank(dates, day)
                 if by_date is not None:
                     rows |= by_date[code]
                 fragment += f"{d_key}{code}"
@@ -131,7 +133,6 @@ def _reader(column: int, domain: _Domain, index: _ColumnIndex) -> Callable[[Any]
 
 # --------------------------------------------------------------------------- native cells
 
-_OPS = {"<": "$lt", "<=": "$lte", ">": "$gt", ">=": "$gte"}
 Interval = tuple[str, int, int]  # (kind, first code, last code), inclusive
 
 
@@ -423,5 +424,3 @@ class CompiledRuleset:
         for compiled in self.tables:
             compiled.close()
 
-
-CompileHook = Callable[[ParsedTable], None]

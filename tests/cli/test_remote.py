@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 from pathlib import Path
 
 import httpx
@@ -13,15 +12,10 @@ from rules_service.app import create_app
 from runbook.cli import app
 from runbook.demo import ServerThread
 from runbook.settings import Settings
+from tests.fakes.server import free_port
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 runner = CliRunner()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def test_upload_then_import_events(tmp_path: Path) -> None:
