@@ -18,6 +18,7 @@ from fastapi import APIRouter, FastAPI
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from rules_service.audit.router import router as audit_router
+from rules_service.events.grouping import start_group_commit, stop_group_commit
 from rules_service.events.router import router as events_router
 from rules_service.keys.router import router as keys_router
 from rules_service.ops.router import router as ops_router
@@ -28,6 +29,7 @@ from rules_service.runs.router import router as runs_router
 from runbook import auth, http
 from runbook.audit.appender import ChainAppender
 from runbook.db import (
+    is_sqlite,
     make_engine,
     make_session_factory,
     migrate,
@@ -41,12 +43,13 @@ log = logging.getLogger(__name__)
 START_RETRY_MIN_SECONDS = 0.5
 START_RETRY_MAX_SECONDS = 5.0
 
-# Every package's `router: APIRouter`, included in this order (events includes webhooks).
+# Every package's `router: APIRouter`, included in this order (events includes webhooks);
+# events first: routes are matched in order, and POST /v1/events is the hot path.
 ROUTERS: tuple[APIRouter, ...] = (
+    events_router,
     ops_router,
     keys_router,
     rulesets_router,
-    events_router,
     runs_router,
     audit_router,
 )
@@ -108,9 +111,11 @@ def _start_database_parts(app: FastAPI, url: str) -> None:
         registry=registry, redis=app.state.redis, channel=versions_channel(settings.redis_prefix)
     )
     _start_outbox(app)
+    start_group_commit(app, single_writer=is_sqlite(url))
     if getattr(app.state, "audit_appender", None) is None:
         appender = ChainAppender(session_factory=app.state.session_factory,
-                                 poll_seconds=settings.outbox_poll_seconds)
+                                 poll_seconds=settings.outbox_poll_seconds,
+                                 min_interval_seconds=settings.audit_chain_interval_ms / 1000)
         appender.start()
         app.state.audit_appender = appender
     app.state.database_ready = True
@@ -140,6 +145,7 @@ def stop(app: FastAPI) -> None:
     thread = getattr(app.state, "startup_thread", None)
     if thread is not None:
         thread.join(timeout=30)
+    stop_group_commit(app)  # before the relay: its last groups still nudge it
     _stop_outbox(app)
     appender = getattr(app.state, "audit_appender", None)
     if appender is not None:

@@ -18,8 +18,10 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
+from rules_service.events.grouping import GroupCommit
 from rules_service.rulesets.registry import LiveRegistry
 from runbook.db import session_scope
+from runbook.errors import ServiceUnavailable
 from runbook.http import require_database
 from runbook.settings import Settings
 
@@ -41,16 +43,29 @@ def after_commit(app: Any) -> None:
         appender.nudge()
 
 
-def get_settings(request: Request) -> Settings:
+# The dependencies below only read app.state: async, so that FastAPI runs them on the event
+# loop instead of handing each to its thread pool.
+
+
+async def get_settings(request: Request) -> Settings:
     return request.app.state.settings  # type: ignore[no-any-return]
 
 
-def get_registry(request: Request) -> LiveRegistry:
+async def get_registry(request: Request) -> LiveRegistry:
     require_database(request.app.state)
     return request.app.state.registry  # type: ignore[no-any-return]
 
 
-def get_redis(request: Request) -> Any:
+async def get_intake(request: Request) -> GroupCommit:
+    """The group-commit writers of POST /v1/events."""
+    require_database(request.app.state)
+    intake = getattr(request.app.state, "intake", None)
+    if intake is None:
+        raise ServiceUnavailable("the service is not ready yet; retry later")
+    return intake  # type: ignore[no-any-return]
+
+
+async def get_redis(request: Request) -> Any:
     """The app's `redis.Redis` client, or None without RUNBOOK_REDIS_URL."""
     return getattr(request.app.state, "redis", None)
 
@@ -59,13 +74,16 @@ SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 RegistryDep = Annotated[LiveRegistry, Depends(get_registry)]
 RedisDep = Annotated[Any, Depends(get_redis)]
+IntakeDep = Annotated[GroupCommit, Depends(get_intake)]
 
 __all__ = [
     "after_commit",
+    "IntakeDep",
     "RedisDep",
     "RegistryDep",
     "SessionDep",
     "SettingsDep",
+    "get_intake",
     "get_redis",
     "get_registry",
     "get_session",

@@ -22,6 +22,12 @@ DECISION_SECONDS = Histogram(
     buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
     registry=REGISTRY,
 )
+INTAKE_GROUP_SIZE = Histogram(
+    "runbook_intake_group_size",
+    "Events decided together in one transaction by POST /v1/events (group commit).",
+    buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256),
+    registry=REGISTRY,
+)
 ERRORS = Counter(
     "runbook_errors_total",
     "Errors by kind (unhandled exceptions are kind 'internal').",

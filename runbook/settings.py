@@ -75,7 +75,38 @@ class Settings(BaseSettings):
     events_batch_chunk: int = Field(
         default=250, description="Events stored and decided per transaction in events:batch."
     )
+    intake_writers: int = Field(
+        default=2,
+        ge=1,
+        description="Threads deciding POST /v1/events posts, each a group per transaction"
+        " (SQLite uses one).",
+    )
+    intake_group_max: int = Field(
+        default=64, ge=1, description="Most concurrent posts decided in one transaction."
+    )
+    intake_linger_ms: float = Field(
+        default=2.0,
+        ge=0,
+        description="Under load, how long a POST /v1/events group waits for more posts"
+        " (a lone post never waits).",
+    )
+    intake_queue_max: int = Field(
+        default=2000,
+        ge=1,
+        description="Posts waiting to be decided beyond which POST /v1/events answers 503.",
+    )
     outbox_relay_batch: int = Field(default=500, description="Outbox rows relayed per round.")
+    outbox_relay_interval_ms: float = Field(
+        default=10.0,
+        ge=0,
+        description="Shortest time between two relay rounds woken by commits (they share one).",
+    )
+    audit_chain_interval_ms: float = Field(
+        default=100.0,
+        ge=0,
+        description="Shortest time between two audit-chain appends woken by commits (reading"
+        " the audit log chains what is pending first).",
+    )
     outbox_poll_seconds: float = Field(
         default=1.0, description="Relay poll interval (it is also woken after each commit)."
     )

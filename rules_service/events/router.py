@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends, Request, Response
 from pydantic import BaseModel, Field
 
-from rules_service.deps import RegistryDep, SessionDep, SettingsDep, after_commit
+from rules_service.deps import IntakeDep, RegistryDep, SessionDep, SettingsDep, after_commit
 from rules_service.events import service
 from rules_service.events.schemas import BatchOut, DecisionOut, Event
 from rules_service.webhooks.router import router as webhooks_router
@@ -25,24 +25,14 @@ class BatchIn(BaseModel):
 
 
 @router.post("/events", response_model=DecisionOut, summary="Decide one event (idempotent)")
-def post_event(
-    event: Event,
-    request: Request,
-    response: Response,
-    caller: Caller,
-    session: SessionDep,
-    registry: RegistryDep,
-) -> DecisionOut:
-    accepted = service.accept_one(
-        session=session,
-        event=event,
-        registry=registry,
-        actor=caller.name,
-        on_commit=lambda: after_commit(request.app),
+async def post_event(event: Event, caller: Caller, intake: IntakeDep) -> Response:
+    """Concurrent posts are decided together, one transaction per group (events.grouping);
+    the answer is sent once this event's group has committed."""
+    accepted = await intake.submit(event=event, actor=caller.name)
+    headers = {REPLAYED_HEADER: "true"} if accepted.duplicate else None
+    return Response(
+        accepted.decision.model_dump_json(), media_type="application/json", headers=headers
     )
-    if accepted.duplicate:
-        response.headers[REPLAYED_HEADER] = "true"
-    return accepted.decision
 
 
 @router.post("/events:batch", response_model=BatchOut, summary="Decide many events")

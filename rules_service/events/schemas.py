@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -52,12 +53,21 @@ class Event(BaseModel):
 
 
 def _has_nul(value: Any) -> bool:
+    try:  # fast path in C: JSON escapes a NUL as \u0000 (so may a literal backslash-u0000)
+        if "\\u0000" not in json.dumps(value):
+            return False
+    except (TypeError, ValueError):
+        pass
+    return _has_nul_in(value)
+
+
+def _has_nul_in(value: Any) -> bool:
     if isinstance(value, str):
         return "\x00" in value
     if isinstance(value, dict):
-        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+        return any(_has_nul_in(k) or _has_nul_in(v) for k, v in value.items())
     if isinstance(value, list):
-        return any(_has_nul(item) for item in value)
+        return any(_has_nul_in(item) for item in value)
     return False
 
 

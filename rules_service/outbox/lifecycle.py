@@ -27,6 +27,7 @@ def make_relay(*, settings: Settings, session_factory: Callable[[], Session]) ->
         batch_size=settings.outbox_relay_batch,
         poll_seconds=settings.outbox_poll_seconds,
         backoff_max_seconds=settings.outbox_backoff_max_seconds,
+        min_interval_seconds=settings.outbox_relay_interval_ms / 1000,
     )
 
 

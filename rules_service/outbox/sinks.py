@@ -14,9 +14,9 @@ from runbook.settings import Settings
 class Sink(Protocol):
     name: str
 
-    def send(self, commands: Sequence[dict[str, Any]]) -> None:
-        """Delivers every command or raises; a partial delivery is retried as a whole (the
-        action service makes repeated commands harmless)."""
+    def send(self, commands: Sequence[str]) -> None:
+        """Delivers every command (each as JSON text, as stored) or raises; a partial delivery
+        is retried as a whole (the action service makes repeated commands harmless)."""
 
     def close(self) -> None: ...
 
@@ -38,10 +38,10 @@ class RedisSink:
             url, socket_connect_timeout=timeout, socket_timeout=timeout
         )
 
-    def send(self, commands: Sequence[dict[str, Any]]) -> None:
+    def send(self, commands: Sequence[str]) -> None:
         pipeline = self._client.pipeline(transaction=False)
         for command in commands:
-            pipeline.xadd(self.stream, {"command": json.dumps(command, separators=(",", ":"))})
+            pipeline.xadd(self.stream, {"command": command})
         pipeline.execute()
 
     def close(self) -> None:
@@ -61,8 +61,8 @@ class EmbeddedSink:
         self._worker: Any = EmbeddedWorker(settings, session_factory)
         self._worker.start()
 
-    def send(self, commands: Sequence[dict[str, Any]]) -> None:
-        self._worker.deliver(list(commands))
+    def send(self, commands: Sequence[str]) -> None:
+        self._worker.deliver([json.loads(command) for command in commands])
 
     def close(self) -> None:
         close = getattr(self._worker, "close", None)

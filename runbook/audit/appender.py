@@ -6,8 +6,9 @@
     appender.close()
 
 Every process may run one; they serialize on the chain head's lock inside `flush_pending`, so
-an entry is chained once whichever process gets it. A nudge wakes it at once; it also polls
-every `poll_seconds`, so entries enqueued by a process that died before nudging are chained.
+an entry is chained once whichever process gets it. A nudge wakes it (after
+`min_interval_seconds`, so that the entries of many commits are chained together); it also
+polls every `poll_seconds`, so entries enqueued by a process that died before nudging are chained.
 """
 
 from __future__ import annotations
@@ -31,11 +32,13 @@ class ChainAppender:
         poll_seconds: float = 1.0,
         batch_size: int = 1000,
         backoff_max_seconds: float = 5.0,
+        min_interval_seconds: float = 0.0,
     ) -> None:
         self.session_factory = session_factory
         self.poll_seconds = poll_seconds
         self.batch_size = batch_size
         self.backoff_max_seconds = backoff_max_seconds
+        self.min_interval_seconds = min_interval_seconds
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -71,9 +74,11 @@ class ChainAppender:
         delay = self.poll_seconds
         while not self._stop.is_set():
             self._wake.wait(delay)
-            self._wake.clear()
-            if self._stop.is_set():
+            # Nudges within the interval share one drain: under load, one transaction chains
+            # the entries of many commits.
+            if self._stop.wait(self.min_interval_seconds):
                 return
+            self._wake.clear()
             try:
                 self.drain()
                 delay = self.poll_seconds

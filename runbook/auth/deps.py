@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import Request, Security
 from fastapi.security import HTTPBearer
+from starlette.concurrency import run_in_threadpool
 
 from runbook.auth.principal import ROLES, Principal
 from runbook.auth.service import authenticate, hash_key
@@ -66,29 +67,35 @@ def _cache(request: Request) -> KeyCache:
 
 
 def principal_for(request: Request, key: str) -> Principal | None:
-    digest = hash_key(key)
-    cache = _cache(request)
-    principal = cache.get(digest)
-    if principal is not None:
-        return principal
+    principal = _cache(request).get(hash_key(key))
+    return principal if principal is not None else _look_up(request, key)
+
+
+def _look_up(request: Request, key: str) -> Principal | None:
     require_database(request.app.state)
     with session_scope(request.app.state.session_factory) as session:
         principal = authenticate(session=session, key=key)
     if principal is not None:
-        cache.put(digest, principal)
+        _cache(request).put(hash_key(key), principal)
     return principal
 
 
-def require(*roles: str) -> Callable[..., Principal]:
-    """A dependency admitting keys holding any of `roles` (none listed: any valid key)."""
+def require(*roles: str) -> Callable[..., Awaitable[Principal]]:
+    """A dependency admitting keys holding any of `roles` (none listed: any valid key).
+
+    Async, so that a cached key is checked on the event loop; only a cache miss goes to the
+    database, in the thread pool."""
     unknown = set(roles) - ROLES
     if unknown:
         raise ValueError(f"unknown roles {sorted(unknown)}")
 
-    def dependency(request: Request, credentials: Any = _CREDENTIALS) -> Principal:
+    async def dependency(request: Request, credentials: Any = _CREDENTIALS) -> Principal:
         if credentials is None or not credentials.credentials:
             raise Unauthorized("an API key is required: Authorization: Bearer <key>")
-        principal = principal_for(request, credentials.credentials)
+        key = credentials.credentials
+        principal = _cache(request).get(hash_key(key))
+        if principal is None:
+            principal = await run_in_threadpool(_look_up, request, key)
         if principal is None:
             raise Unauthorized("unknown or revoked API key")
         if not principal.has_any(*roles):

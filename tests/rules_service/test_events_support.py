@@ -154,11 +154,14 @@ def events_app(*, settings: Any, factory: Any, registry: Any) -> Any:
     """The routers of this package on a bare app with the platform's error mapping."""
     from fastapi import FastAPI
 
+    from rules_service.events.grouping import start_group_commit, stop_group_commit
     from rules_service.events.router import router as events_router
     from rules_service.runs.router import router as runs_router
-    from runbook.http import install
+    from runbook.http import install, lifespan
 
-    app = FastAPI()
+    single = settings.database_url is None or settings.database_url.startswith("sqlite")
+    app = FastAPI(lifespan=lifespan(lambda app: start_group_commit(app, single_writer=single),
+                                    stop_group_commit))
     install(app, settings)
     app.state.settings = settings
     app.state.session_factory = factory

@@ -199,7 +199,7 @@ def test_embedded_sink_hands_commands_to_the_in_process_worker(monkeypatch) -> N
     module.EmbeddedWorker = Worker  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "action_service.embedded", module)
     sink = EmbeddedSink(settings=Settings(), session_factory=lambda: None)  # type: ignore[arg-type]
-    sink.send([{"command_id": "r:0"}])
+    sink.send(['{"command_id": "r:0"}'])
     assert delivered == [[{"command_id": "r:0"}]]
 
 
