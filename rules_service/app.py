@@ -29,7 +29,6 @@ from rules_service.runs.router import router as runs_router
 from runbook import auth, http
 from runbook.audit.appender import ChainAppender
 from runbook.db import (
-    is_sqlite,
     make_engine,
     make_session_factory,
     migrate,
@@ -111,7 +110,7 @@ def _start_database_parts(app: FastAPI, url: str) -> None:
         registry=registry, redis=app.state.redis, channel=versions_channel(settings.redis_prefix)
     )
     _start_outbox(app)
-    start_group_commit(app, single_writer=is_sqlite(url))
+    start_group_commit(app)
     if getattr(app.state, "audit_appender", None) is None:
         appender = ChainAppender(session_factory=app.state.session_factory,
                                  poll_seconds=settings.outbox_poll_seconds,

@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 from rules_service.events import deciding, intake
 from rules_service.events.schemas import Event
 from rules_service.events.service import OnCommit, database_errors
-from rules_service.events.store import EventKey, event_key
+from rules_service.events.store import EventKey
 from runbook import metrics
 from runbook.errors import ServiceUnavailable
 from runbook.settings import Settings
@@ -141,7 +141,7 @@ class GroupCommit:
                 self._decide([pending])
             return
         _answer(group, answers)
-        if any(a.action_count and not a.duplicate for a in answers.values()):
+        if intake.queued_commands(answers.values()):
             self._on_commit()
 
     def _commit(self, group: Sequence[_Pending]) -> dict[EventKey, intake.Accepted]:
@@ -157,13 +157,15 @@ class GroupCommit:
         return answers
 
 
-def start_group_commit(app: Any, *, single_writer: bool) -> GroupCommit:
+def start_group_commit(app: Any) -> GroupCommit:
     """Starts the writers of `app` (`app.state.intake`) from its settings, session factory and
-    registry; `single_writer` on SQLite, which has one writer at a time anyway."""
+    registry; one writer on SQLite, which has one writer at a time anyway."""
     from rules_service.deps import after_commit
 
     stop_group_commit(app)  # a start attempt that failed half-way
     settings: Settings = app.state.settings
+    with app.state.session_factory() as session:
+        single_writer = session.get_bind().dialect.name == "sqlite"
     intake = GroupCommit(
         session_factory=app.state.session_factory,
         registry=app.state.registry,
@@ -194,13 +196,8 @@ def _by_actor(group: Sequence[_Pending]) -> dict[str, list[Event]]:
 
 
 def _answer(group: Sequence[_Pending], answers: dict[EventKey, intake.Accepted]) -> None:
-    seen: set[EventKey] = set()
-    for pending in group:  # a repeat inside the group is a duplicate of its first
-        key = event_key(pending.event)
-        accepted = answers[key]
-        if key in seen and not accepted.duplicate:
-            accepted = intake.Accepted(accepted.decision, True, accepted.action_count)
-        seen.add(key)
+    in_order = intake.in_order([pending.event for pending in group], answers)
+    for pending, accepted in zip(group, in_order, strict=True):
         if not pending.answer.cancelled():  # its client went away: decided all the same
             pending.answer.set_result(accepted)
 

@@ -8,7 +8,7 @@ relay. `dry_run` decides without writing anything.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -60,6 +60,28 @@ def accept(
             )
         )
     return results
+
+
+def in_order(
+    events: Sequence[Event], accepted: dict[EventKey, Accepted]
+) -> list[Accepted]:
+    """The answer of each of `events`, in order; a repeat of an event is a duplicate of its
+    first occurrence (as a later post of it would be)."""
+    seen: set[EventKey] = set()
+    answers = []
+    for event in events:
+        key = store.event_key(event)
+        answer = accepted[key]
+        if key in seen and not answer.duplicate:
+            answer = Accepted(answer.decision, True, answer.action_count)
+        seen.add(key)
+        answers.append(answer)
+    return answers
+
+
+def queued_commands(accepted: Iterable[Accepted]) -> bool:
+    """Whether committing these answers queued new commands (the relay has work)."""
+    return any(a.action_count and not a.duplicate for a in accepted)
 
 
 def dry_run(*, session: Session, event: Event, registry: deciding.Registry) -> DecisionOut:

@@ -67,7 +67,7 @@ def accept_one(
     with database_errors(session):
         accepted = intake.accept(session=session, events=[event], registry=registry, actor=actor)
         session.commit()
-    if any(a.action_count and not a.duplicate for a in accepted.values()):
+    if intake.queued_commands(accepted.values()):
         on_commit()
     return accepted[event_key(event)]
 
@@ -145,22 +145,17 @@ def _accept_chunk(
     except RunbookError as error:
         return {i: _failed(i, e, error.status_code, error.code, error.message) for i, e in chunk}
     on_commit()
-    seen: set[EventKey] = set()
-    results = {}
-    for index, event in chunk:  # a repeat inside the batch is a duplicate of its first
-        key = event_key(event)
-        results[index] = _succeeded(index, accepted[key], repeated=key in seen)
-        seen.add(key)
-    return results
+    answers = intake.in_order(events, accepted)
+    return {index: _succeeded(index, a) for (index, _), a in zip(chunk, answers, strict=True)}
 
 
-def _succeeded(index: int, accepted: intake.Accepted, *, repeated: bool) -> BatchItemOut:
+def _succeeded(index: int, accepted: intake.Accepted) -> BatchItemOut:
     decision = accepted.decision
     return BatchItemOut(
         index=index,
         event_id=decision.event_id,
         status=200,
-        duplicate=accepted.duplicate or repeated,
+        duplicate=accepted.duplicate,
         decision=decision,
     )
 

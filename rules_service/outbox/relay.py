@@ -1,13 +1,13 @@
 """The relay: moves unrelayed outbox rows to a sink and marks them relayed.
 
 One background thread per process. It drains soon after a commit (`nudge`; commits within
-`min_interval_seconds` share a drain), and otherwise polls. A batch is claimed with
-`SELECT … FOR UPDATE SKIP LOCKED` (PostgreSQL), so replicas
-share the work without sending a row twice at once; rows are marked relayed in the same
-transaction after the sink took them. When the sink fails, the transaction rolls back, the
-rows wait, and the relay retries with exponential backoff and jitter. A crash between the
-sink and the commit sends those commands again: delivery is at least once, and the action
-service makes the effect happen once (idempotency key = command id).
+`min_interval_seconds` share a drain), and otherwise polls. A batch is claimed with `SELECT …
+FOR UPDATE SKIP LOCKED` (PostgreSQL), so replicas share the work without sending a row twice at
+once; rows are marked relayed in the same transaction after the sink took them. When the sink
+fails, the transaction rolls back, the rows wait, and the relay retries with exponential
+backoff and jitter. A crash between the sink and the commit sends those commands again:
+delivery is at least once, and the action service makes the effect happen once (idempotency key
+= command id).
 """
 
 from __future__ import annotations

@@ -66,11 +66,6 @@ def _cache(request: Request) -> KeyCache:
     return cache
 
 
-def principal_for(request: Request, key: str) -> Principal | None:
-    principal = _cache(request).get(hash_key(key))
-    return principal if principal is not None else _look_up(request, key)
-
-
 def _look_up(request: Request, key: str) -> Principal | None:
     require_database(request.app.state)
     with session_scope(request.app.state.session_factory) as session:
@@ -108,4 +103,4 @@ def require(*roles: str) -> Callable[..., Awaitable[Principal]]:
     return dependency
 
 
-__all__ = ["KeyCache", "Principal", "principal_for", "require"]
+__all__ = ["KeyCache", "Principal", "require"]

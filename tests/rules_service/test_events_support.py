@@ -159,9 +159,7 @@ def events_app(*, settings: Any, factory: Any, registry: Any) -> Any:
     from rules_service.runs.router import router as runs_router
     from runbook.http import install, lifespan
 
-    single = settings.database_url is None or settings.database_url.startswith("sqlite")
-    app = FastAPI(lifespan=lifespan(lambda app: start_group_commit(app, single_writer=single),
-                                    stop_group_commit))
+    app = FastAPI(lifespan=lifespan(start_group_commit, stop_group_commit))
     install(app, settings)
     app.state.settings = settings
     app.state.session_factory = factory
