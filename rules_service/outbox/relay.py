@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from rules_service.outbox import metrics
 from rules_service.outbox.models import OutboxRow
 from rules_service.outbox.sinks import Sink
+from runbook.db import relaxed_commit
 
 log = logging.getLogger(__name__)
 _OUTBOX: Table = OutboxRow.__table__  # type: ignore[assignment]
@@ -60,6 +61,7 @@ class Relay:
         rows stay unrelayed and count the failed attempt)."""
         failure: Exception | None = None
         with self.session_factory() as session, session.begin():
+            relaxed_commit(session)  # a lost mark sends again; the action service dedupes
             rows = session.execute(
                 # as text: the sink sends JSON, no need to parse it and write it again
                 select(OutboxRow.seq, cast(OutboxRow.command, Text))

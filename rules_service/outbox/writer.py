@@ -10,6 +10,7 @@ from sqlalchemy import Table
 from sqlalchemy.orm import Session
 
 from rules_service.outbox.models import OutboxRow
+from runbook.db import insert_rows
 
 _OUTBOX: Table = OutboxRow.__table__  # type: ignore[assignment]
 
@@ -30,4 +31,4 @@ def add_commands(*, session: Session, commands: Sequence[dict[str, Any]], now: d
         }
         for command in commands
     ]
-    session.execute(_OUTBOX.insert(), rows)  # Core executemany: no RETURNING of the keys
+    insert_rows(session, _OUTBOX, rows)

@@ -15,6 +15,7 @@ from rules_service.events.deciding import Outcome
 from rules_service.events.store import Prepared
 from rules_service.outbox.commands import RunContext, build_command, command_id, jsonable
 from rules_service.runs.models import Run, RunDecision
+from runbook.db import insert_rows
 
 _RUNS: Table = Run.__table__  # type: ignore[assignment]
 _RUN_DECISIONS: Table = RunDecision.__table__  # type: ignore[assignment]
@@ -136,7 +137,7 @@ def insert_runs(*, session: Session, captured: Sequence[Captured]) -> None:
     """One insert per table for a whole chunk of runs."""
     if not captured:
         return
-    session.execute(_RUNS.insert(), [c.run for c in captured])  # Core: one executemany
+    insert_rows(session, _RUNS, [c.run for c in captured])
     decisions = [row for c in captured for row in c.run_decisions]
     if decisions:
-        session.execute(_RUN_DECISIONS.insert(), decisions)
+        insert_rows(session, _RUN_DECISIONS, decisions)

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from sqlalchemy.orm import Session
 
 from runbook.audit.service import flush_pending
+from runbook.db import relaxed_commit
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +64,7 @@ class ChainAppender:
         total = 0
         while not self._stop.is_set():
             with self.session_factory() as session:
+                relaxed_commit(session)  # a lost chaining leaves the entries pending
                 moved = flush_pending(session=session, limit=self.batch_size)
                 session.commit()
             total += moved

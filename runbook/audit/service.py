@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from runbook.audit.chain import entry_hash, normalize_data
 from runbook.audit.models import GENESIS_HASH, AuditEntry, AuditHead, AuditPending
 from runbook.audit.schemas import VerifyProblem, VerifyResult
-from runbook.db import advisory_xact_lock
+from runbook.db import advisory_xact_lock, insert_rows
 
 # pg_advisory_xact_lock key of the audit chain ("runbook-audit")
 AUDIT_LOCK_KEY = 0x72756E626F6F6B02
@@ -61,16 +61,24 @@ def append_many(*, session: Session, entries: Sequence[Mapping[str, Any]]) -> No
     """Appends `entries` (each the keyword arguments of `append` but `session`), in order, at
     the end of the chain inside the caller's transaction: one head claim and one insert for
     all of them, the same chain `append` would have written entry by entry."""
+    _append_many(session, entries, plain_data=False)
+
+
+def _append_many(
+    session: Session, entries: Sequence[Mapping[str, Any]], *, plain_data: bool
+) -> None:
     if not entries:
         return
     first_seq, prev_hash = _claim(session, len(entries))
     now = datetime.now(UTC)
     rows = []
     for offset, entry in enumerate(entries):
-        fields = _fields_of(entry, seq=first_seq + offset, prev_hash=prev_hash, now=now)
+        fields = _fields_of(
+            entry, seq=first_seq + offset, prev_hash=prev_hash, now=now, plain_data=plain_data
+        )
         prev_hash = entry_hash(fields)
         rows.append({**fields, "hash": prev_hash})
-    session.execute(_ENTRIES.insert(), rows)  # Core: no ORM objects to track
+    insert_rows(session, _ENTRIES, rows)
     session.execute(update(AuditHead).where(AuditHead.id == HEAD_ID).values(last_hash=prev_hash))
 
 
@@ -93,7 +101,7 @@ def enqueue(*, session: Session, entries: Sequence[Mapping[str, Any]]) -> None:
         fields = _fields_of(entry, seq=0, prev_hash="", now=now)
         del fields["seq"], fields["prev_hash"]
         rows.append(fields)
-    session.execute(_PENDING.insert(), rows)
+    insert_rows(session, _PENDING, rows)
 
 
 def flush_pending(*, session: Session, limit: int = 1000) -> int:
@@ -108,9 +116,9 @@ def flush_pending(*, session: Session, limit: int = 1000) -> int:
     ).all()
     if not rows:
         return 0
-    append_many(session=session, entries=[
-        {name: getattr(row, name) for name in _ENTRY_KEYS} for row in rows
-    ])
+    # Pending data was normalized by `enqueue` and comes back as the JSON it was stored as.
+    entries = [{name: getattr(row, name) for name in _ENTRY_KEYS} for row in rows]
+    _append_many(session, entries, plain_data=True)
     session.execute(_PENDING.delete().where(_PENDING.c.id.in_([row.id for row in rows])))
     return len(rows)
 
@@ -120,7 +128,7 @@ def _has_pending(session: Session) -> bool:
 
 
 def _fields_of(
-    entry: Mapping[str, Any], *, seq: int, prev_hash: str, now: datetime
+    entry: Mapping[str, Any], *, seq: int, prev_hash: str, now: datetime, plain_data: bool = False
 ) -> dict[str, Any]:
     unknown = set(entry) - _ENTRY_KEYS
     if unknown:
@@ -137,7 +145,7 @@ def _fields_of(
         "run_id": entry.get("run_id"),
         "order_id": entry.get("order_id"),
         "action_id": entry.get("action_id"),
-        "data": normalize_data(entry.get("data")),
+        "data": entry["data"] if plain_data else normalize_data(entry.get("data")),
         "prev_hash": prev_hash,
     }
 
