@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import json
 import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
@@ -282,11 +283,12 @@ def _signed(key: int) -> int:
 def insert_rows(session: Session, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
     """Inserts `rows` (each naming the same columns) into `table` in the session's transaction.
 
-    On PostgreSQL one `COPY … FROM STDIN`: one round trip and no SQL per row, half the CPU of
-    an executemany of INSERTs (measured on 250 runs: 8.5 ms against 15 ms). Column values go
-    through the column types' bind processing as with an INSERT, but Python-side column
-    defaults do not apply: name every column without a server default. Elsewhere (SQLite), a
-    Core executemany. Driver errors are raised as SQLAlchemy's, as an INSERT's would be."""
+    On PostgreSQL one `INSERT … SELECT … FROM json_to_recordset(:rows)`: the same statement
+    text whatever the number of rows (planned once per connection; psycopg prepares repeated
+    statements) and one JSON parameter encoded in C, about half the CPU of SQLAlchemy's
+    multi-row INSERT. Inside `pipelined(session)` it does not wait for the server's answer.
+    Python-side column defaults do not apply: name every column without a server default.
+    Elsewhere (SQLite), a Core executemany."""
     if not rows:
         return
     connection = session.connection()
@@ -294,37 +296,71 @@ def insert_rows(session: Session, table: Table, rows: Sequence[Mapping[str, Any]
         session.execute(table.insert(), list(rows))
         return
     names = tuple(rows[0])
-    statement, processors = _copy_plan(table, names, connection.dialect)
-    driver = connection.connection.driver_connection
+    statement, processors = _recordset_plan(table, names, connection.dialect)
+    payload = json.dumps(
+        [
+            {
+                name: process(row[name]) if process is not None else row[name]
+                for name, process in zip(names, processors, strict=True)
+            }
+            for row in rows
+        ],
+        default=_json_scalar,
+    )
+    with _driver_errors(statement):
+        connection.connection.driver_connection.execute(statement, (payload,))  # type: ignore[union-attr]
+
+
+@contextlib.contextmanager
+def pipelined(session: Session) -> Iterator[None]:
+    """Sends the statements of `insert_rows` inside the block without waiting for each answer
+    (psycopg pipeline mode): one round trip for all of them, errors raised at the end of the
+    block. A no-op on SQLite."""
+    connection = session.connection()
+    if connection.dialect.name != "postgresql":
+        yield
+        return
+    with _driver_errors("pipeline"), connection.connection.driver_connection.pipeline():  # type: ignore[union-attr]
+        yield
+
+
+@contextlib.contextmanager
+def _driver_errors(statement: str) -> Iterator[None]:
+    """psycopg errors as SQLAlchemy's, as a statement run by SQLAlchemy would raise them."""
     import psycopg
 
     try:
-        with driver.cursor() as cursor, cursor.copy(statement) as copy:  # type: ignore[union-attr]
-            for row in rows:
-                copy.write_row(
-                    [
-                        process(row[name]) if process is not None else row[name]
-                        for name, process in zip(names, processors, strict=True)
-                    ]
-                )
+        yield
     except psycopg.Error as error:
         raise DBAPIError.instance(statement, None, error, psycopg.Error) from error
 
 
 @functools.lru_cache(maxsize=64)
-def _copy_plan(
-    table: Table, names: tuple[str, ...], dialect: Any
-) -> tuple[str, list[Any]]:
-    """The COPY statement and each column's bind processor (None: the value as it is)."""
+def _recordset_plan(table: Table, names: tuple[str, ...], dialect: Any) -> tuple[str, list[Any]]:
+    """The INSERT statement and the bind processor of each column that is not JSON (None: the
+    value as it is; JSON columns go into the payload as they are)."""
     quote = dialect.identifier_preparer.quote
+    columns = ", ".join(quote(name) for name in names)
+    record = ", ".join(
+        f"{quote(name)} {table.c[name].type.compile(dialect=dialect)}" for name in names
+    )
     statement = (
-        f"COPY {dialect.identifier_preparer.format_table(table)} "
-        f"({', '.join(quote(name) for name in names)}) FROM STDIN"
+        f"INSERT INTO {dialect.identifier_preparer.format_table(table)} ({columns}) "
+        f"SELECT {columns} FROM json_to_recordset(CAST(%s AS json)) AS given({record})"
     )
     processors = [
-        table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names
+        None
+        if isinstance(table.c[name].type, JSON)
+        else table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
+        for name in names
     ]
     return statement, processors
+
+
+def _json_scalar(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not a JSON value")
 
 
 def relaxed_commit(session: Session) -> None:
@@ -361,6 +397,7 @@ __all__ = [
     "make_session_factory",
     "migrate",
     "normalize_url",
+    "pipelined",
     "relaxed_commit",
     "resolve_database_url",
     "session_scope",

@@ -14,6 +14,8 @@ answers, and counts requests in `runbook.metrics`.
 
 from __future__ import annotations
 
+import functools
+import gc
 import logging
 import re
 import time
@@ -70,12 +72,23 @@ def lifespan(
     @asynccontextmanager
     async def run(app: FastAPI) -> AsyncIterator[None]:
         start(app)
+        _freeze_startup_objects()
         try:
             yield
         finally:
             stop(app)
 
     return run
+
+
+@functools.cache  # once per process
+def _freeze_startup_objects() -> None:
+    """Moves what exists once the first app of the process has started (modules, compiled
+    rulesets, caches: ~180,000 objects) out of the collector's sight. Under
+    load a full collection scanned them about once a second and held the GIL ~100 ms each
+    time, the service's worst latencies; frozen, one takes ~2 ms."""
+    gc.collect()
+    gc.freeze()
 
 
 def install(app: FastAPI, settings: Settings) -> None:

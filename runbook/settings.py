@@ -97,7 +97,7 @@ class Settings(BaseSettings):
     )
     outbox_relay_batch: int = Field(default=500, description="Outbox rows relayed per round.")
     outbox_relay_interval_ms: float = Field(
-        default=10.0,
+        default=50.0,
         ge=0,
         description="Shortest time between two relay rounds woken by commits (they share one).",
     )

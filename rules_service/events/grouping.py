@@ -39,9 +39,25 @@ log = logging.getLogger(__name__)
 
 @dataclass(slots=True)
 class _Pending:
+    """A queued post and where its answer goes: an asyncio future of `loop` (a request), or
+    a thread-safe future (`enqueue`)."""
+
     event: Event
     actor: str
-    answer: Future[intake.Accepted] = field(default_factory=Future)
+    answer: Future[intake.Accepted] | asyncio.Future[intake.Accepted] = field(
+        default_factory=Future
+    )
+    loop: asyncio.AbstractEventLoop | None = None
+
+    def settle(self, outcome: intake.Accepted | BaseException) -> None:
+        """Sets the answer, in the thread that owns it; a request that went away (its future
+        cancelled) was decided all the same."""
+        if self.answer.done():
+            return
+        if isinstance(outcome, BaseException):
+            self.answer.set_exception(outcome)
+        else:
+            self.answer.set_result(outcome)
 
 
 class GroupCommit:
@@ -86,18 +102,25 @@ class GroupCommit:
 
     async def submit(self, *, event: Event, actor: str) -> intake.Accepted:
         """The event's answer once its group has committed (or the error of its own post)."""
-        return await asyncio.wrap_future(self.enqueue(event=event, actor=actor))
+        loop = asyncio.get_running_loop()
+        answer: asyncio.Future[intake.Accepted] = loop.create_future()
+        self._put(_Pending(event=event, actor=actor, answer=answer, loop=loop))
+        return await answer
 
     def enqueue(self, *, event: Event, actor: str) -> Future[intake.Accepted]:
+        """`submit` for a caller outside an event loop: a thread-safe future of the answer."""
+        pending = _Pending(event=event, actor=actor)
+        self._put(pending)
+        return pending.answer  # type: ignore[return-value]
+
+    def _put(self, pending: _Pending) -> None:
         if self._closed:
             raise ServiceUnavailable("the service is shutting down; retry later")
         if self._queue.qsize() >= self._max_waiting:
             raise ServiceUnavailable(
                 f"{self._max_waiting} events are already waiting to be decided; retry later"
             )
-        pending = _Pending(event=event, actor=actor)
         self._queue.put(pending)
-        return pending.answer
 
     # -------------------------------------------------------------------------- writer
 
@@ -121,7 +144,8 @@ class GroupCommit:
                 group.append(more)
             self._busy = len(group) > 1
             for pending in group:  # from here on a client that went away cannot cancel
-                pending.answer.set_running_or_notify_cancel()
+                if isinstance(pending.answer, Future):
+                    pending.answer.set_running_or_notify_cancel()
             self._decide(group)
 
     def _decide(self, group: Sequence[_Pending]) -> None:
@@ -197,15 +221,32 @@ def _by_actor(group: Sequence[_Pending]) -> dict[str, list[Event]]:
 
 def _answer(group: Sequence[_Pending], answers: dict[EventKey, intake.Accepted]) -> None:
     in_order = intake.in_order([pending.event for pending in group], answers)
-    for pending, accepted in zip(group, in_order, strict=True):
-        if not pending.answer.cancelled():  # its client went away: decided all the same
-            pending.answer.set_result(accepted)
+    _settle(list(zip(group, in_order, strict=True)))
 
 
 def _fail(group: Sequence[_Pending], error: BaseException) -> None:
-    for pending in group:
-        if not pending.answer.done():  # done: cancelled by a client that went away
-            pending.answer.set_exception(error)
+    _settle([(pending, error) for pending in group])
+
+
+def _settle(outcomes: Sequence[tuple[_Pending, intake.Accepted | BaseException]]) -> None:
+    """Hands each post its outcome: one wake-up per event loop for the whole group, instead of
+    one per post (each costs the loop a self-pipe read and a callback)."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[_Pending, Any]]] = {}
+    for pending, outcome in outcomes:
+        if pending.loop is None:
+            pending.settle(outcome)
+        else:
+            by_loop.setdefault(pending.loop, []).append((pending, outcome))
+    for loop, settled in by_loop.items():
+        try:
+            loop.call_soon_threadsafe(_settle_all, settled)
+        except RuntimeError:  # the loop is closed: nobody waits for these answers any more
+            log.warning("%d answers dropped: their event loop is closed", len(settled))
+
+
+def _settle_all(settled: Sequence[tuple[_Pending, Any]]) -> None:
+    for pending, outcome in settled:
+        pending.settle(outcome)
 
 
 __all__ = ["GroupCommit", "start_group_commit", "stop_group_commit"]

@@ -24,6 +24,7 @@ from rules_service.runs import capture as run_capture
 from rules_service.runs.ids import new_run_id
 from rules_service.runs.models import Run
 from runbook import audit, metrics
+from runbook.db import pipelined
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,10 +138,14 @@ def _decide_fresh(
         )
         captured.append(one)
         results[item.key] = accepted
-    run_capture.insert_runs(session=session, captured=captured)
-    add_commands(session=session, commands=[c for one in captured for c in one.commands], now=now)
     entries = [e for one in captured for e in _audit_entries(actor=actor, run=one.run)]
-    audit.enqueue(session=session, entries=entries)  # chained after commit by the appender
+    with pipelined(session):  # the runs, their commands and audit entries: one round trip
+        run_capture.insert_runs(session=session, captured=captured)
+        add_commands(
+            session=session, commands=[c for one in captured for c in one.commands], now=now
+        )
+        # JSON values already (built from the captured run); chained after commit
+        audit.enqueue(session=session, entries=entries, plain_data=True)
     return results
 
 

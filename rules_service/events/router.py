@@ -43,9 +43,9 @@ def post_events_batch(
     session: SessionDep,
     registry: RegistryDep,
     settings: SettingsDep,
-) -> BatchOut:
+) -> Response:
     items = body.events if isinstance(body, BatchIn) else body
-    return service.accept_batch(
+    result = service.accept_batch(
         session=session,
         items=items,
         registry=registry,
@@ -54,6 +54,9 @@ def post_events_batch(
         max_items=settings.events_batch_max,
         on_commit=lambda: after_commit(request.app),
     )
+    # Serialized here, in the worker thread, once: a returned model would be validated again
+    # and serialized on the event loop.
+    return Response(result.model_dump_json(), media_type="application/json")
 
 
 @router.post("/decide", response_model=DecisionOut, summary="Dry run: decide, store nothing")

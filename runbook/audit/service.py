@@ -88,17 +88,23 @@ _ENTRY_KEYS = frozenset({"actor", "kind", "subject", "data", "ruleset", "version
                          "order_id", "action_id", "at"})
 
 
-def enqueue(*, session: Session, entries: Sequence[Mapping[str, Any]]) -> None:
+def enqueue(
+    *, session: Session, entries: Sequence[Mapping[str, Any]], plain_data: bool = False
+) -> None:
     """Records `entries` (as for `append_many`) in the caller's transaction without touching
     the chain head: no lock, so concurrent writers do not wait for each other's commits. They
     commit (or roll back) with the caller's work; `flush_pending` later chains them in order.
-    Readers of the log call `flush_pending` first, so none is ever missing from a read."""
+    Readers of the log call `flush_pending` first, so none is ever missing from a read.
+
+    `plain_data`: each entry's data is a dict of JSON values already (string keys, finite
+    numbers, as `pydantic_core.to_jsonable_python` gives), so it is stored without
+    normalizing it first (intake's hot path)."""
     if not entries:
         return
     now = datetime.now(UTC)
     rows = []
     for entry in entries:
-        fields = _fields_of(entry, seq=0, prev_hash="", now=now)
+        fields = _fields_of(entry, seq=0, prev_hash="", now=now, plain_data=plain_data)
         del fields["seq"], fields["prev_hash"]
         rows.append(fields)
     insert_rows(session, _PENDING, rows)
