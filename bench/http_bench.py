@@ -508,7 +508,8 @@ def summarize(rows: list[tuple[Measure, Measure]], lone: Measure, batch: Measure
     """The issue's three figures: the share of the no-op ceiling reached with p99 < 25 ms,
     and events:batch against single events."""
     ceiling = max(rows, key=lambda row: row[0].rate)[0]
-    within = [service for _, service in rows if service.p99_ms < 25 and service.rate]
+    measured = [service for _, service in rows] + [lone]
+    within = [service for service in measured if service.p99_ms < 25 and service.rate]
     print()
     print(f"no-op ceiling: {ceiling.rate:.0f}/s (c={ceiling.concurrency})")
     if within:

@@ -75,18 +75,19 @@ def unique_events(events: Iterable[Event]) -> list[Event]:
 
 def prepare(*, session: Session, events: Sequence[Event]) -> list[Prepared]:
     """Events with their keys; a missing customer id is taken from the order's history."""
-    missing = {o for e in events if (o := keys.order_id(e.data)) and not keys.customer_id(e.data)}
+    ids = [(keys.order_id(e.data), keys.customer_id(e.data)) for e in events]
+    missing = {order for order, customer in ids if order and not customer}
     known = customers_of_orders(session=session, order_ids=missing) if missing else {}
-    for event in events:  # an earlier event of the same batch also names the customer
-        order, customer = keys.order_id(event.data), keys.customer_id(event.data)
+    for order, customer in ids:  # an earlier event of the same batch also names the customer
         if order and customer:
             known.setdefault(order, customer)
-    return [_prepare_one(event, known) for event in events]
+    return [
+        _prepare_one(event, order, customer or (known.get(order) if order else None))
+        for event, (order, customer) in zip(events, ids, strict=True)
+    ]
 
 
-def _prepare_one(event: Event, known: dict[str, str]) -> Prepared:
-    order = keys.order_id(event.data)
-    customer = keys.customer_id(event.data) or (known.get(order) if order else None)
+def _prepare_one(event: Event, order: str | None, customer: str | None) -> Prepared:
     return Prepared(
         event=event,
         occurred_at=keys.utc(event.occurred_at),

@@ -17,7 +17,7 @@ def _event(eid: str, kind: str, at: datetime, **data: object) -> Event:
 
 def _history(*events: Event) -> tuple[enrich.History, list]:
     history = enrich.History()
-    prepared = [_prepare_one(e, {}) for e in events]
+    prepared = [_prepare_one(e, keys.order_id(e.data), keys.customer_id(e.data)) for e in events]
     for seq, item in enumerate(prepared):
         history.add(enrich.entry_of(item, seq=seq))
     return history, prepared
