@@ -17,6 +17,7 @@ is the client's). Bounded in time:
 
     .venv/bin/python bench/http_bench.py [--concurrency 4,8,16,32] [--seconds 8]
         [--batch-events 20000] [--batch-size 250] [--batch-concurrency 4] [--client wrk|httpx]
+        [--background process|thread]
 """
 
 from __future__ import annotations
@@ -434,6 +435,7 @@ def run(args: argparse.Namespace) -> None:
             "RUNBOOK_BOOTSTRAP_ADMIN_KEY": ADMIN_KEY,
             "RUNBOOK_PORT": str(service_port),
             "RUNBOOK_LOG_LEVEL": "WARNING",
+            "RUNBOOK_BACKGROUND": args.background,
             **redis_env(prefix),
         }
         service_cmd = [sys.executable, "-m", "rules_service", "--port", str(service_port)]
@@ -448,7 +450,8 @@ def run(args: argparse.Namespace) -> None:
                 wait_live(base, headers)
                 sink = "redis" if "RUNBOOK_REDIS_URL" in env else "embedded"
                 source = "examples/returns.xlsx" if EXAMPLE.exists() else "built-in"
-                print(f"sink: {sink}; workbook: {source}")
+                print(f"sink: {sink}; workbook: {source}; relay and audit appender:"
+                      f" {args.background} (RUNBOOK_BACKGROUND)")
                 asyncio.run(measure(args, base, baseline_port, headers))
         finally:
             drop_redis_keys(prefix)
@@ -545,6 +548,12 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=250)
     parser.add_argument("--batch-concurrency", type=int, default=4)
     parser.add_argument("--client", choices=["wrk", "httpx"], help="default: wrk when installed")
+    parser.add_argument(
+        "--background",
+        choices=["process", "thread"],
+        default="process",
+        help="RUNBOOK_BACKGROUND of the service (default: process, as compose.yaml runs it)",
+    )
     parser.add_argument("--serve-baseline", type=int, metavar="PORT", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_baseline:

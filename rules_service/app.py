@@ -18,6 +18,7 @@ from fastapi import APIRouter, FastAPI
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from rules_service.audit.router import router as audit_router
+from rules_service.background import ChildProcess, make_appender
 from rules_service.events.grouping import start_group_commit, stop_group_commit
 from rules_service.events.router import router as events_router
 from rules_service.keys.router import router as keys_router
@@ -27,7 +28,6 @@ from rules_service.rulesets.registry import LiveRegistry, versions_channel
 from rules_service.rulesets.router import router as rulesets_router
 from rules_service.runs.router import router as runs_router
 from runbook import auth, http
-from runbook.audit.appender import ChainAppender
 from runbook.db import (
     make_engine,
     make_session_factory,
@@ -109,14 +109,8 @@ def _start_database_parts(app: FastAPI, url: str) -> None:
     app.state.version_notifier = VersionNotifier(
         registry=registry, redis=app.state.redis, channel=versions_channel(settings.redis_prefix)
     )
-    _start_outbox(app)
+    _start_background(app)
     start_group_commit(app)
-    if getattr(app.state, "audit_appender", None) is None:
-        appender = ChainAppender(session_factory=app.state.session_factory,
-                                 poll_seconds=settings.outbox_poll_seconds,
-                                 min_interval_seconds=settings.audit_chain_interval_ms / 1000)
-        appender.start()
-        app.state.audit_appender = appender
     app.state.database_ready = True
     log.info("rules_service started", extra={"database": _safe_url(url),
                                                "redis": bool(app.state.redis)})
@@ -145,11 +139,7 @@ def stop(app: FastAPI) -> None:
     if thread is not None:
         thread.join(timeout=30)
     stop_group_commit(app)  # before the relay: its last groups still nudge it
-    _stop_outbox(app)
-    appender = getattr(app.state, "audit_appender", None)
-    if appender is not None:
-        appender.close()
-        app.state.audit_appender = None
+    _stop_background(app)
     registry = getattr(app.state, "registry", None)
     if registry is not None:
         registry.close()
@@ -176,16 +166,36 @@ def _bootstrap_admin(app: FastAPI, settings: Settings) -> None:
             auth.upsert_bootstrap_admin(session=session, key=settings.bootstrap_admin_key)
 
 
-def _start_outbox(app: FastAPI) -> None:
+def _start_background(app: FastAPI) -> None:
+    """The relay and the audit appender (`rules_service.background`), as RUNBOOK_BACKGROUND
+    says: threads here (woken by this process's commits), a child process, or elsewhere."""
     from rules_service.outbox import start_relay
 
-    start_relay(app, settings=app.state.settings, session_factory=app.state.session_factory)
+    settings: Settings = app.state.settings
+    if settings.background == "thread":
+        start_relay(app, settings=settings, session_factory=app.state.session_factory)
+        if getattr(app.state, "audit_appender", None) is None:
+            appender = make_appender(settings=settings, session_factory=app.state.session_factory)
+            appender.start()
+            app.state.audit_appender = appender
+    elif settings.background == "process" and getattr(app.state, "background", None) is None:
+        child = ChildProcess(settings)
+        child.start()
+        app.state.background = child
 
 
-def _stop_outbox(app: FastAPI) -> None:
+def _stop_background(app: FastAPI) -> None:
     from rules_service.outbox import stop_relay
 
     stop_relay(app)
+    appender = getattr(app.state, "audit_appender", None)
+    if appender is not None:
+        appender.close()
+        app.state.audit_appender = None
+    child = getattr(app.state, "background", None)
+    if child is not None:
+        child.stop()
+        app.state.background = None
 
 
 def _safe_url(url: str) -> str:

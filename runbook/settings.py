@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from functools import lru_cache
 from typing import Literal
 
@@ -94,6 +95,12 @@ class Settings(BaseSettings):
         default=2000,
         ge=1,
         description="Posts waiting to be decided beyond which POST /v1/events answers 503.",
+    )
+    background: Literal["thread", "process", "none"] = Field(
+        default="thread",
+        description="Where the outbox relay and the audit chain appender run: threads of the"
+        " service, a child process it starts (off the service's GIL: faster under load), or"
+        " none (run `python -m rules_service.background` yourself).",
     )
     outbox_relay_batch: int = Field(default=500, description="Outbox rows relayed per round.")
     outbox_relay_interval_ms: float = Field(
@@ -227,6 +234,16 @@ class Settings(BaseSettings):
         "city, state, postalCode, country, phone).",
     )
     # ===== end of connectors section =====
+
+
+    def as_environment(self) -> dict[str, str]:
+        """These settings as `RUNBOOK_*` variables, for a child process to read the same."""
+        env = {}
+        for name, value in self.model_dump(mode="json").items():
+            if value is not None:
+                text = value if isinstance(value, str) else json.dumps(value)
+                env[f"RUNBOOK_{name.upper()}"] = text
+        return env
 
 
 @lru_cache(maxsize=1)
