@@ -213,6 +213,44 @@ def test_batch_decides_each_event_with_its_own_result(h: Harness) -> None:
     assert [e.run_id for e in decided][1:] == [results[i]["decision"]["run_id"] for i in (0, 3)]
 
 
+def test_data_postgresql_cannot_store_is_a_422_that_writes_nothing(h: Harness) -> None:
+    """JSON with NaN parses (Python's json accepts it) but PostgreSQL's json does not: the
+    event's own post fails with a 4xx, the posts grouped with it are decided, and nothing of
+    it is stored."""
+    bad = (
+        '{"id": "nan-1", "type": "order.placed", "occurred_at": "2026-11-01T00:00:00Z",'
+        ' "data": {"order": {"id": "o-nan", "total": NaN}}}'
+    )
+    before = [_count(h, model) for model in (StoredEvent, Run, OutboxRow, AuditPending)]
+    results: dict[str, int] = {}
+
+    def post(name: str, send: object) -> None:
+        results[name] = send().status_code  # type: ignore[operator]
+
+    threads = [
+        threading.Thread(target=post, args=("bad", lambda: h.client.post(
+            "/v1/events", content=bad,
+            headers={**h.headers(), "Content-Type": "application/json"}))),
+        *(
+            threading.Thread(target=post, args=(f"good{i}", lambda i=i: h.post_event(
+                cancel(f"nan-ok-{i}", "2026-11-01T00:00:00Z", f"o-ok-{i}"))))
+            for i in range(3)
+        ),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert results.pop("bad") == 422
+    assert set(results.values()) == {200}
+    after = [_count(h, model) for model in (StoredEvent, Run, OutboxRow, AuditPending)]
+    assert after[0] == before[0] + 3 and after[1] == before[1] + 3
+    with h.factory() as session:
+        assert session.scalar(
+            select(func.count()).select_from(StoredEvent).where(StoredEvent.event_id == "nan-1")
+        ) == 0
+
+
 def test_batch_cap(pg_url: str) -> None:
     hx = harness(pg_url, events_batch_max=2)
     with hx.client:
