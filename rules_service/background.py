@@ -23,6 +23,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -131,18 +132,22 @@ class ChildProcess:
     def _supervise(self) -> None:
         delay = RESTART_MIN_SECONDS
         while not self._stopping.is_set():
-            child = self._child
-            if child is None:
-                return
-            code = child.wait()
+            child, started = self._child, time.monotonic()
+            code = child.wait() if child is not None else None
             if self._stopping.is_set():
                 return
+            if time.monotonic() - started > RESTART_MAX_SECONDS:  # it had been running fine
+                delay = RESTART_MIN_SECONDS
             log.error("background process exited (code %s); restarting in %.0fs", code, delay)
             if self._stopping.wait(delay):
                 return
-            if child.stdin is not None:
+            if child is not None and child.stdin is not None:
                 child.stdin.close()
-            self._spawn()
+            try:
+                self._spawn()
+            except OSError:
+                log.exception("could not start the background process")
+                self._child = None
             delay = min(delay * 2, RESTART_MAX_SECONDS)
 
 
