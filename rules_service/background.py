@@ -53,18 +53,15 @@ class Background:
         self.appender.close()
 
 
-def start_threads(
-    *, settings: Settings, session_factory: Callable[[], Session], polling: bool
-) -> Background:
-    """Starts the relay and appender threads. `polling`: nothing in this process commits, so
-    they poll at their intervals instead of waiting for nudges."""
+def start_threads(*, settings: Settings, session_factory: Callable[[], Session]) -> Background:
+    """Starts the relay and appender threads of a background process: nothing in it commits,
+    so they poll at their intervals instead of waiting for nudges."""
     relay = make_relay(settings=settings, session_factory=session_factory)
     appender = make_appender(settings=settings, session_factory=session_factory)
-    if polling:
-        relay.poll_seconds = max(0.005, settings.outbox_relay_interval_ms / 1000)
-        relay.min_interval_seconds = 0.0
-        appender.poll_seconds = max(0.005, settings.audit_chain_interval_ms / 1000)
-        appender.min_interval_seconds = 0.0
+    relay.poll_seconds = max(0.005, settings.outbox_relay_interval_ms / 1000)
+    relay.min_interval_seconds = 0.0
+    appender.poll_seconds = max(0.005, settings.audit_chain_interval_ms / 1000)
+    appender.min_interval_seconds = 0.0
     relay.start()
     appender.start()
     return Background(relay=relay, appender=appender)
@@ -187,9 +184,7 @@ def run(settings: Settings, *, exit_with_parent: bool = False) -> None:
     if exit_with_parent:
         threading.Thread(target=_wait_for_eof, args=(stop,), daemon=True).start()
     engine = make_engine(settings)
-    background = start_threads(
-        settings=settings, session_factory=make_session_factory(engine), polling=True
-    )
+    background = start_threads(settings=settings, session_factory=make_session_factory(engine))
     log.info("background relay and audit appender running")
     try:
         while not stop.wait(1.0):
