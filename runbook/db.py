@@ -280,23 +280,34 @@ def _signed(key: int) -> int:
 # ------------------------------------------------------------------------------ bulk writes
 
 
-def insert_rows(session: Session, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
-    """Inserts `rows` (each naming the same columns) into `table` in the session's transaction.
+def insert_rows(
+    session: Session,
+    table: Table,
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    skip_conflicts_on: tuple[str, ...] = (),
+    returning: tuple[str, ...] = (),
+) -> list[tuple[Any, ...]]:
+    """Inserts `rows` (each naming the same columns) into `table` in the session's transaction;
+    answers the `returning` columns of the rows inserted (none asked: an empty list).
+    `skip_conflicts_on`: rows that collide with a stored one on these (unique) columns are
+    left out (`ON CONFLICT … DO NOTHING`), and return nothing.
 
     On PostgreSQL one `INSERT … SELECT … FROM json_to_recordset(:rows)`: the same statement
     text whatever the number of rows (planned once per connection; psycopg prepares repeated
-    statements) and one JSON parameter encoded in C, about half the CPU of SQLAlchemy's
-    multi-row INSERT. Inside `pipelined(session)` it does not wait for the server's answer.
-    Python-side column defaults do not apply: name every column without a server default.
-    Elsewhere (SQLite), a Core executemany."""
+    statements, where a multi-row VALUES is new text for every size) and one JSON parameter
+    encoded in C. Inside `pipelined(session)` a statement without `returning` does not wait
+    for the server's answer. Python-side column defaults do not apply: name every column
+    without a server default. Elsewhere (SQLite), a Core executemany."""
     if not rows:
-        return
+        return []
     connection = session.connection()
     if connection.dialect.name != "postgresql":
-        session.execute(table.insert(), list(rows))
-        return
+        return _insert_rows_core(session, table, rows, skip_conflicts_on, returning)
     names = tuple(rows[0])
-    statement, processors = _recordset_plan(table, names, connection.dialect)
+    statement, processors = _recordset_plan(
+        table, names, skip_conflicts_on, returning, connection.dialect
+    )
     payload = json.dumps(
         [
             {
@@ -308,7 +319,29 @@ def insert_rows(session: Session, table: Table, rows: Sequence[Mapping[str, Any]
         default=_json_scalar,
     )
     with _driver_errors(statement):
-        connection.connection.driver_connection.execute(statement, (payload,))  # type: ignore[union-attr]
+        cursor = connection.connection.driver_connection.execute(statement, (payload,))  # type: ignore[union-attr]
+        return [tuple(row) for row in cursor.fetchall()] if returning else []
+
+
+def _insert_rows_core(
+    session: Session,
+    table: Table,
+    rows: Sequence[Mapping[str, Any]],
+    skip_conflicts_on: tuple[str, ...],
+    returning: tuple[str, ...],
+) -> list[tuple[Any, ...]]:
+    statement: Any = table.insert()
+    if skip_conflicts_on:
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        statement = sqlite_insert(table).on_conflict_do_nothing(
+            index_elements=list(skip_conflicts_on)
+        )
+    if returning:  # executemany with RETURNING: SQLAlchemy's "insertmanyvalues"
+        statement = statement.returning(*(table.c[name] for name in returning))
+        return [tuple(row) for row in session.execute(statement, list(rows))]
+    session.execute(statement, list(rows))
+    return []
 
 
 @contextlib.contextmanager
@@ -336,18 +369,31 @@ def _driver_errors(statement: str) -> Iterator[None]:
 
 
 @functools.lru_cache(maxsize=64)
-def _recordset_plan(table: Table, names: tuple[str, ...], dialect: Any) -> tuple[str, list[Any]]:
+def _recordset_plan(
+    table: Table,
+    names: tuple[str, ...],
+    skip_conflicts_on: tuple[str, ...],
+    returning: tuple[str, ...],
+    dialect: Any,
+) -> tuple[str, list[Any]]:
     """The INSERT statement and the bind processor of each column that is not JSON (None: the
     value as it is; JSON columns go into the payload as they are)."""
     quote = dialect.identifier_preparer.quote
-    columns = ", ".join(quote(name) for name in names)
+
+    def listed(columns: tuple[str, ...]) -> str:
+        return ", ".join(quote(name) for name in columns)
+
     record = ", ".join(
         f"{quote(name)} {table.c[name].type.compile(dialect=dialect)}" for name in names
     )
     statement = (
-        f"INSERT INTO {dialect.identifier_preparer.format_table(table)} ({columns}) "
-        f"SELECT {columns} FROM json_to_recordset(CAST(%s AS json)) AS given({record})"
+        f"INSERT INTO {dialect.identifier_preparer.format_table(table)} ({listed(names)}) "
+        f"SELECT {listed(names)} FROM json_to_recordset(CAST(%s AS json)) AS given({record})"
     )
+    if skip_conflicts_on:
+        statement += f" ON CONFLICT ({listed(skip_conflicts_on)}) DO NOTHING"
+    if returning:
+        statement += f" RETURNING {listed(returning)}"
     processors = [
         None
         if isinstance(table.c[name].type, JSON)

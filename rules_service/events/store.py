@@ -8,18 +8,18 @@ one's decision.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, select, text
+from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
 from rules_service.events import keys
 from rules_service.events.models import StoredEvent
 from rules_service.events.schemas import Event
+from runbook.db import insert_rows
 
 EventKey = tuple[str, str]  # (source, id)
 _IN_CHUNK = 1000
@@ -127,66 +127,15 @@ def insert_new(
 
     Rows go in key order so that two overlapping batches lock index entries in the same order
     (no deadlock)."""
-    if not prepared:
-        return {}
     ordered = sorted(prepared, key=lambda p: p.key)
-    if session.get_bind().dialect.name == "postgresql":
-        result = session.execute(_PG_INSERT, _pg_parameters(ordered, received_at=received_at))
-    else:
-        statement = (
-            _insert(session)
-            .on_conflict_do_nothing(index_elements=["source", "event_id"])
-            .returning(StoredEvent.seq, StoredEvent.source, StoredEvent.event_id)
-        )  # executemany: SQLAlchemy batches it into multi-row INSERTs ("insertmanyvalues")
-        result = session.execute(statement, [p.row(received_at=received_at) for p in ordered])
-    return {(source, event_id): seq for seq, source, event_id in result}
-
-
-# One statement text whatever the number of events, so PostgreSQL plans it once per connection
-# (psycopg prepares repeated statements; a multi-row VALUES is new text for every size), and
-# one JSON parameter: encoded in C, where array parameters are escaped element by element.
-_PG_INSERT = text(
-    """
-    INSERT INTO events (source, event_id, type, occurred_at, received_at, order_id,
-                        customer_id, subject, delivered_at, delay_days, data)
-    SELECT source, event_id, type, occurred_at, :received_at, order_id,
-           customer_id, subject, delivered_at, delay_days, data
-    FROM jsonb_to_recordset(CAST(:rows AS jsonb))
-         AS given(source varchar, event_id varchar, type varchar, occurred_at timestamptz,
-                  order_id varchar, customer_id varchar, subject varchar,
-                  delivered_at timestamptz, delay_days float8, data jsonb)
-    ON CONFLICT (source, event_id) DO NOTHING
-    RETURNING seq, source, event_id
-    """
-)
-
-
-def _pg_parameters(ordered: Sequence[Prepared], *, received_at: datetime) -> dict[str, Any]:
-    rows = [
-        {
-            "source": p.event.source,
-            "event_id": p.event.id,
-            "type": p.event.type,
-            "occurred_at": p.occurred_at.isoformat(),
-            "order_id": p.order_id,
-            "customer_id": p.customer_id,
-            "subject": p.subject,
-            "delivered_at": p.delivered_at.isoformat() if p.delivered_at else None,
-            "delay_days": p.delay_days,
-            "data": p.event.data,
-        }
-        for p in ordered
-    ]
-    return {"received_at": received_at, "rows": json.dumps(rows)}
-
-
-def _insert(session: Session) -> Any:
-    dialect = session.get_bind().dialect.name
-    if dialect == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-        return sqlite_insert(_TABLE)
-    raise RuntimeError(f"unsupported database {dialect!r}: Runbook runs on PostgreSQL or SQLite")
+    inserted = insert_rows(
+        session,
+        _TABLE,
+        [p.row(received_at=received_at) for p in ordered],
+        skip_conflicts_on=("source", "event_id"),
+        returning=("seq", "source", "event_id"),
+    )
+    return {(source, event_id): seq for seq, source, event_id in inserted}
 
 
 __all__ = ["EventKey", "Prepared", "event_key", "insert_new", "prepare", "unique_events"]
